@@ -1,0 +1,1 @@
+"""Student distillation: fine-tuning, dataset-cartography filtering and baselines."""

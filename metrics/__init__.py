@@ -1,0 +1,1 @@
+"""Intrinsic and extrinsic metrics for synthetic text-classification datasets."""
