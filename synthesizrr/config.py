@@ -45,6 +45,7 @@ class PromptConfig:
     fewgen_instruction: str = MISSING             # asks for the task's kind of text; uses {label_description}
     answer_prefix: str = MISSING                  # e.g. "Summary:"; the model continues after it
     refusal_markers: List[str] = field(default_factory=list)   # outputs containing these are dropped
+    stop: List[str] = field(default_factory=lambda: ["\n\n"])  # end the answer before a next block
     system: Optional[str] = None                  # system message for chat templates
 
 
@@ -89,10 +90,12 @@ class CorpusConfig:
     id_column: Optional[str] = None
     max_docs: Optional[int] = None
     min_tokens: int = 20                 # documents outside [min_tokens, max_tokens] are skipped
-    max_tokens: int = 400                # ... and longer ones are shortened to this many
+    max_tokens: int = 400                # longer documents are shortened to this many (reference) ...
+    long_documents: str = "shorten"      # ... or skipped: shorten | skip
 
     def __post_init__(self) -> None:
         _choice("corpus.source", self.source, ("hub", "local", "bbc_embedded"))
+        _choice("corpus.long_documents", self.long_documents, ("shorten", "skip"))
         _range("corpus.min_tokens", self.min_tokens, 0)
         _range("corpus.max_tokens", self.max_tokens, max(1, self.min_tokens))
 
@@ -314,7 +317,7 @@ class Config:
     student: StudentConfig = MISSING
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    experiment: str = "default"          # names results/<experiment>/ and the W&B group
+    name: str = "default"                # experiment name: results/<name>/ and the W&B group
     seed: int = 42
     stage: str = "report"                # run the pipeline up to this stage
     store_dir: str = "store"

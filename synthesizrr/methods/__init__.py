@@ -1,0 +1,1 @@
+"""Synthesis methods: prompts, retrieval banding, output parsing, and the per-method prompt builders."""
