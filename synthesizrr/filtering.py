@@ -1,0 +1,67 @@
+"""The filter stage: optional dataset-cartography filtering, then a final sample matched to the real train
+split's label distribution (REFERENCE.md section 8)."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+from .config import Config
+from .data import DataError, label_distribution, read_jsonl, write_jsonl
+from .synthesize import gold_size
+
+log = logging.getLogger("synthesizrr")
+
+
+def target_size(cfg: Config) -> int | None:
+    """Final size: keep_fraction x N under cartography (the gold row gets the same size), else N."""
+    n = cfg.filter.num_samples or (gold_size(cfg) if cfg.method.name == "gold" else None)
+    if n is None:
+        return None
+    return int(cfg.filter.keep_fraction * n) if cfg.filter.name == "cartography" else n
+
+
+def feasible_total(rows: list[dict], target: dict[str, float], wanted: int) -> int:
+    """The largest total <= wanted whose per-label shares of `target` the rows can supply."""
+    have = Counter(r["label"] for r in rows)
+    caps = [have.get(lab, 0) / frac for lab, frac in target.items() if frac > 0]
+    return max(0, min([wanted, *[int(c) for c in caps]]))
+
+
+def run_filter(cfg: Config, prep: Path, synth: Path, out: Path, work: Path) -> dict:
+    from distill.sampling import match_distribution
+
+    rows = read_jsonl(synth / "synthetic.jsonl")
+    labels = list(cfg.dataset.labels)
+    unknown = Counter(r["label"] for r in rows if r["label"] not in cfg.dataset.labels)
+    if unknown:
+        raise DataError(f"synthetic labels outside dataset.labels: {dict(unknown)}; allowed {', '.join(labels)}")
+    figures: dict = {"num_input": len(rows)}
+    kept = rows
+    if cfg.filter.name == "cartography" and cfg.method.name != "gold":
+        from distill.cartography import cartography_filter
+
+        res = cartography_filter(rows, labels, cfg.filter, cfg.seed, out, progress=True)
+        kept = res["kept"]
+        write_jsonl(out / "dropped.jsonl", res["dropped"])
+        figures["cartography"] = res["stats"]
+    mode = cfg.filter.match_distribution
+    if mode != "none":
+        train = read_jsonl(prep / "train.jsonl")
+        target = label_distribution(train) if mode == "train" else {lab: 1 / len(labels) for lab in labels}
+        wanted = target_size(cfg) or len(kept)
+        total = feasible_total(kept, target, wanted)
+        if total < wanted:
+            short = {lab: f"{Counter(r['label'] for r in kept).get(lab, 0)} of {round(wanted * f)}"
+                     for lab, f in target.items()}
+            log.warning("final sample: %d of %d wanted examples to keep the train label distribution (have/want "
+                        "per label: %s)", total, wanted, short)
+        if total == 0:
+            raise DataError(f"no examples left for the final sample: per label {dict(Counter(r['label'] for r in kept))}")
+        kept = match_distribution(kept, target, total, cfg.seed, tolerance=cfg.filter.tolerance)
+    empty = [lab for lab in labels if not any(r["label"] == lab for r in kept)]
+    if empty:
+        log.warning("labels with no examples after filtering: %s", ", ".join(empty))
+    write_jsonl(out / "final.jsonl", kept)
+    figures.update(num_final=len(kept), per_label=dict(Counter(r["label"] for r in kept)), empty_labels=empty)
+    return figures
