@@ -1,0 +1,22 @@
+"""`evaluate` module: Entropy (bits) of spaCy named-entity strings, pooled and per entity type (see metrics.entities).
+
+Load by local path (no hub): ``evaluate.load("/abs/path/metrics/evaluate_modules/entity_entropy")``.
+The computation lives in the ``metrics`` package; this file only adapts it to the ``evaluate`` interface.
+"""
+import datasets
+import evaluate
+
+from metrics.entities import entity_entropy
+
+
+class EntityEntropy(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=__doc__,
+            citation="",
+            inputs_description="predictions: list of texts (see the module docstring of the metrics package)",
+            features=datasets.Features({"predictions": datasets.Value("string")}),
+        )
+
+    def _compute(self, predictions, spacy_model="en_core_web_lg", batch_size=64):
+        return entity_entropy(list(predictions), spacy_model=spacy_model, batch_size=batch_size)
