@@ -1,0 +1,112 @@
+"""CachedTeacher: the object the pipeline uses. It answers from the call cache, sends only the misses to the
+backend, saves each completed call at once, and stops when more calls fail than teacher.failure_budget allows."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from tqdm.auto import tqdm
+
+from ..config import TeacherConfig
+from .base import Backend, Completion, FailureBudgetExceeded, Request
+from .cache import CallCache, call_key
+
+log = logging.getLogger(__name__)
+
+DECODING = ("chat", "temperature", "top_p", "top_k")
+
+
+class CachedTeacher:
+    def __init__(self, cfg: TeacherConfig, backend: Backend, cache_path: Optional[Path]):
+        self.cfg = cfg
+        self.backend = backend
+        self.cache = CallCache(cache_path)
+        self._stats = {"calls": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0, "failures": 0}
+        self._last_error: Optional[str] = None
+
+    @property
+    def identity(self) -> dict:
+        """Backend, model and decoding settings. Holds no secret."""
+        return {**self._key_identity(), "stop": list(self.cfg.stop)}
+
+    def _key_identity(self) -> dict:
+        # teacher.stop is left out: each request's effective stop list is part of its key instead
+        return {"backend": self.backend.name, **self.backend.identity(),
+                **{k: getattr(self.cfg, k) for k in DECODING}}
+
+    @property
+    def stats(self) -> dict:
+        s = dict(self._stats)
+        s["retries"] = self.backend.retries
+        s["truncated"] = self.backend.truncated
+        s["cost_usd"] = (s["tokens_in"] * self.cfg.price_per_1m_input
+                         + s["tokens_out"] * self.cfg.price_per_1m_output) / 1e6
+        return s
+
+    @property
+    def context_length(self) -> int:
+        return self.backend.context_length
+
+    def count_tokens(self, text: str) -> int:
+        return self.backend.count_tokens(text)
+
+    def truncate_tokens(self, text: str, n: int) -> str:
+        return self.backend.truncate_tokens(text, n)
+
+    def generate(self, requests: list[Request], progress: bool = True, desc: str = "teacher") -> list[Completion]:
+        """Completions in the order of ``requests``; cached calls are not sent again."""
+        ident = self._key_identity()
+        keys = [call_key(ident, r, self.backend.stop_for(r)) for r in requests]
+        hits = self.cache.get_many(keys)
+        out: list[Optional[Completion]] = [hits.get(k) for k in keys]
+        self._stats["cache_hits"] += sum(c is not None for c in out)
+        waiting: dict[str, list[int]] = {}       # identical requests are sent once
+        for i, key in enumerate(keys):
+            if out[i] is None:
+                waiting.setdefault(key, []).append(i)
+        miss_keys = list(waiting)
+        bar = tqdm(total=len(requests), initial=len(requests) - sum(map(len, waiting.values())),
+                   disable=not progress, desc=desc, unit="call")
+        budget = self.cfg.failure_budget
+
+        def emit(j: int, completion: Completion) -> bool:
+            key = miss_keys[j]
+            self._stats["calls"] += 1
+            if completion.error is None:
+                self.cache.put(key, completion, self.backend.name, str(self.cfg.model))
+                self._stats["tokens_in"] += completion.tokens_in
+                self._stats["tokens_out"] += completion.tokens_out
+            else:
+                self._stats["failures"] += 1
+                self._last_error = completion.error
+            for i in waiting[key]:
+                out[i] = completion
+            bar.update(len(waiting[key]))
+            return self._stats["failures"] <= budget
+
+        try:
+            if miss_keys:
+                self.backend.run([requests[waiting[k][0]] for k in miss_keys], emit)
+        finally:
+            bar.close()
+        if self._stats["failures"] > budget:
+            done = sum(c is not None and c.error is None for c in out)
+            raise FailureBudgetExceeded(
+                f"{self._stats['failures']} teacher calls failed, more than teacher.failure_budget={budget}; "
+                f"{done} of {len(requests)} completions are saved in the cache, rerun to continue "
+                f"(last error: {self._last_error})")
+        missing = [i for i, c in enumerate(out) if c is None]
+        if missing:
+            raise RuntimeError(f"backend {self.backend.name} returned no completion for {len(missing)} requests")
+        return out  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.backend.close()
+        self.cache.close()
+
+    def __enter__(self) -> "CachedTeacher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

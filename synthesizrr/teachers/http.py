@@ -1,0 +1,193 @@
+"""Shared machinery of the HTTP API backends: bounded concurrency over one or more servers, bounded retries with
+exponential backoff and jitter (honouring Retry-After), and the API key read from the environment only.
+
+The key is read when the first request is sent, kept in a header and never put into a message, a log line, the
+identity or the cache.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import logging
+import os
+import random
+import threading
+import time
+from collections import deque
+from typing import Optional
+
+import httpx
+
+from ..config import TeacherConfig
+from .base import Backend, Completion, Emit, Request, TeacherError, cut_at_stop, failed
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+class Retryable(Exception):
+    """A response worth another attempt: a malformed body or an empty completion."""
+
+
+def retry_after_seconds(value: Optional[str]) -> Optional[float]:
+    """Retry-After header as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpBackend(Backend):
+    default_base_url = ""
+
+    def __init__(self, cfg: TeacherConfig):
+        super().__init__(cfg)
+        urls = list(cfg.base_urls) or [self.default_base_url]
+        bad = [u for u in urls if not str(u).startswith(("http://", "https://"))]
+        if bad:
+            raise TeacherError(f"teacher.base_urls has {bad[0]!r}: allowed http:// or https:// URLs")
+        self.base_urls = [str(u).rstrip("/") for u in urls]
+        self._outstanding = {u: 0 for u in self.base_urls}
+        self._turn = 0
+        self._rng = random.Random()
+        self._tokenizer = None
+
+    # --- per-API parts -------------------------------------------------------------------------------------
+    def endpoint(self, request: Request) -> tuple[str, dict]:
+        """(path below the base URL, JSON body) of one request."""
+        raise NotImplementedError
+
+    def headers(self, key: Optional[str]) -> dict:
+        raise NotImplementedError
+
+    def parse(self, data: dict, request: Request) -> Completion:
+        """Completion from a response body; raise Retryable when it is malformed or empty."""
+        raise NotImplementedError
+
+    # --- shared parts ---------------------------------------------------------------------------------------
+    def identity(self) -> dict:
+        return {"model": self.cfg.model, "extra": {k: v for k, v in sorted(self.cfg.extra.items())}}
+
+    def _api_key(self) -> Optional[str]:
+        name = self.cfg.api_key_env
+        if not name:
+            return None
+        key = os.environ.get(name)
+        if not key:
+            raise TeacherError(f"teacher.api_key_env names ${name}, which is not set: export it, or set "
+                               f"teacher.api_key_env=null for a server without keys")
+        return key
+
+    def _pick_url(self) -> str:
+        """Least-outstanding server; ties go round-robin."""
+        n = len(self.base_urls)
+        order = [self.base_urls[(self._turn + i) % n] for i in range(n)]
+        self._turn = (self._turn + 1) % n
+        return min(order, key=lambda u: self._outstanding[u])
+
+    def _backoff(self, attempt: int, retry_after: Optional[float]) -> float:
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self.cfg.backoff_max, self.cfg.backoff_base * 2 ** attempt)
+        return ceiling * (0.5 + 0.5 * self._rng.random())     # jitter in [ceiling/2, ceiling]
+
+    def _cut(self, completion: Completion, request: Request) -> Completion:
+        """Apply every stop sequence here too: APIs cap their number or refuse whitespace-only ones."""
+        text, hit = cut_at_stop(completion.text, self.stop_for(request))
+        return dataclasses.replace(completion, text=text, finish_reason="stop") if hit else completion
+
+    async def _call(self, client: httpx.AsyncClient, headers: dict, request: Request) -> Completion:
+        path, body = self.endpoint(request)
+        error = "no attempt made"
+        for attempt in range(self.cfg.max_retries + 1):
+            url = self._pick_url()
+            self._outstanding[url] += 1
+            retry_after = None
+            try:
+                resp = await client.post(url + path, json=body, headers=headers)
+                if resp.status_code == 200:
+                    return self._cut(self.parse(resp.json(), request), request)
+                error = f"HTTP {resp.status_code} from {url}{path}"
+                if resp.status_code not in RETRY_STATUS:
+                    if resp.status_code in (401, 403):
+                        return failed(f"{error}: authentication failed, check ${self.cfg.api_key_env}")
+                    return failed(f"{error}: {resp.text[:200]}")
+                retry_after = retry_after_seconds(resp.headers.get("retry-after"))
+            except httpx.TimeoutException as exc:
+                error = f"timeout after {self.cfg.request_timeout}s from {url}{path} ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                error = f"connection error from {url}{path} ({type(exc).__name__})"
+            except (ValueError, KeyError, IndexError, TypeError, Retryable) as exc:   # JSON errors are ValueErrors
+                error = f"bad response from {url}{path}: {type(exc).__name__}: {str(exc)[:120]}"
+            finally:
+                self._outstanding[url] -= 1
+            if attempt == self.cfg.max_retries:
+                break
+            delay = self._backoff(attempt, retry_after)
+            self.retries += 1
+            log.warning("teacher retry %d/%d in %.2fs: %s", attempt + 1, self.cfg.max_retries, delay, error)
+            await asyncio.sleep(delay)
+        return failed(f"{error} (after {self.cfg.max_retries} retries)")
+
+    async def _run_async(self, requests: list[Request], emit: Emit) -> None:
+        headers = self.headers(self._api_key())
+        pending = deque(range(len(requests)))
+        stop = False
+        limits = httpx.Limits(max_connections=self.cfg.concurrency, max_keepalive_connections=self.cfg.concurrency)
+        async with httpx.AsyncClient(timeout=self.cfg.request_timeout, limits=limits) as client:
+            async def worker() -> None:
+                nonlocal stop
+                while pending and not stop:
+                    i = pending.popleft()
+                    completion = await self._call(client, headers, requests[i])
+                    if not emit(i, completion):
+                        stop = True
+
+            await asyncio.gather(*(worker() for _ in range(min(self.cfg.concurrency, len(requests)))))
+
+    def run(self, requests: list[Request], emit: Emit) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self._run_async(requests, emit))
+            return
+        errors: list[BaseException] = []     # called from inside an event loop (e.g. a notebook): use a thread
+
+        def target() -> None:
+            try:
+                asyncio.run(self._run_async(requests, emit))
+            except BaseException as exc:     # re-raised in the caller's thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=target, name="teacher-http")
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    # --- tokens: an optional local tokenizer (teacher.extra.tokenizer), else ~4 characters per token ----------
+    def _local_tokenizer(self):
+        name = self.cfg.extra.get("tokenizer")
+        if name and self._tokenizer is None:
+            from .hf import load_tokenizer
+            self._tokenizer = load_tokenizer(str(name))
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        tok = self._local_tokenizer()
+        return len(tok(text, add_special_tokens=False)["input_ids"]) if tok else super().count_tokens(text)
+
+    def truncate_tokens(self, text: str, n: int) -> str:
+        tok = self._local_tokenizer()
+        if not tok:
+            return super().truncate_tokens(text, n)
+        return tok.decode(tok(text, add_special_tokens=False)["input_ids"][:n])

@@ -1,0 +1,100 @@
+"""vLLM offline engine backend (GPU only; optional extra ``synthesizrr[vllm]``).
+
+Requests go to ``LLM.generate`` in chunks of teacher.extra.chunk_size (default 256) with one SamplingParams per
+request (its own seed), so results are saved chunk by chunk. For a vLLM *server*, use backend openai with
+base_urls instead. Options in teacher.extra: ``tensor_parallel_size``, ``gpu_memory_utilization``,
+``chunk_size``, ``llm_kwargs`` (more LLM(...) arguments).
+"""
+from __future__ import annotations
+
+import importlib.util
+from typing import Optional
+
+from ..config import TeacherConfig
+from ..offline import resolve_model
+from .base import Backend, Completion, Emit, Request, TeacherError, failed, finish_reason, fit_left
+from .chat import messages_for
+from .hf import DTYPES
+
+
+class VLLMBackend(Backend):
+    name = "vllm"
+
+    def __init__(self, cfg: TeacherConfig):
+        super().__init__(cfg)
+        if importlib.util.find_spec("vllm") is None:
+            raise TeacherError("teacher.backend=vllm needs the vllm package and a GPU: pip install "
+                               "'synthesizrr[vllm]', or choose backend hf, llamacpp, or openai with a vLLM server")
+        self._llm = None
+        self._tok = None
+
+    def identity(self) -> dict:
+        return {"model": self.cfg.model, "dtype": self.cfg.dtype}
+
+    def _load(self):
+        if self._llm is None:
+            from vllm import LLM
+
+            extra = self.cfg.extra
+            self._llm = LLM(model=resolve_model(self.cfg.model), dtype=DTYPES.get(self.cfg.dtype, self.cfg.dtype),
+                            max_model_len=self.cfg.context_length,
+                            tensor_parallel_size=int(extra.get("tensor_parallel_size", 1)),
+                            gpu_memory_utilization=float(extra.get("gpu_memory_utilization", 0.9)),
+                            **extra.get("llm_kwargs", {}))
+            self._tok = self._llm.get_tokenizer()
+        return self._llm
+
+    @property
+    def tokenizer(self):
+        if self._tok is None:
+            from .hf import load_tokenizer
+            self._tok = load_tokenizer(self.cfg.model)
+        return self._tok
+
+    def _render(self, prompt: str, system: Optional[str]) -> list[int]:
+        tok = self.tokenizer
+        if self.cfg.chat and tok.chat_template:
+            text = tok.apply_chat_template(messages_for(prompt, system), add_generation_prompt=True, tokenize=False)
+            return tok(text, add_special_tokens=False)["input_ids"]
+        return tok(prompt)["input_ids"]
+
+    def _params(self, request: Request):
+        from vllm import SamplingParams
+
+        return SamplingParams(n=1, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                              top_k=self.cfg.top_k or -1, max_tokens=request.max_new_tokens,
+                              stop=self.stop_for(request) or None, seed=request.seed)
+
+    def run(self, requests: list[Request], emit: Emit) -> None:
+        llm = self._load()
+        size = int(self.cfg.extra.get("chunk_size", 256))
+        for start in range(0, len(requests), size):
+            chunk = requests[start:start + size]
+            prompts = []
+            for r in chunk:
+                ids, cut = fit_left(r.prompt, lambda p, r=r: self._render(p, r.system), self._tokens,
+                                    self.tokenizer.decode, self.cfg.context_length - r.max_new_tokens)
+                self.truncated += cut
+                prompts.append({"prompt_token_ids": ids})
+            try:
+                outs = llm.generate(prompts, [self._params(r) for r in chunk], use_tqdm=False)
+                done = [Completion(text=o.outputs[0].text, tokens_in=len(o.prompt_token_ids),
+                                   tokens_out=len(o.outputs[0].token_ids), cached=False,
+                                   finish_reason=finish_reason(o.outputs[0].finish_reason)) for o in outs]
+            except (RuntimeError, ValueError) as exc:
+                done = [failed(f"vllm generate: {type(exc).__name__}: {str(exc)[:200]}")] * len(chunk)
+            if not all([emit(start + k, c) for k, c in enumerate(done)]):
+                return
+
+    def _tokens(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokens(text))
+
+    def truncate_tokens(self, text: str, n: int) -> str:
+        ids = self._tokens(text)
+        return text if len(ids) <= n else self.tokenizer.decode(ids[:max(0, n)])
+
+    def close(self) -> None:
+        self._llm = None

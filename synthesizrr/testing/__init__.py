@@ -1,0 +1,1 @@
+"""Test helpers that run for real on this machine (e.g. a loopback LLM API server)."""
