@@ -22,8 +22,9 @@ from _common import (JsonlWriter, atomic_dir, fail, iter_lines, normalize_ws, ou
 
 PARTITIONS = ("india", "regional", "dominant")
 DEFAULT_DOMAINS = Path(__file__).resolve().parent / "data" / "realnews_domains.json"
-HOW_TO_GET = ("RealNews needs a request form (https://docs.google.com/forms/d/1LMAUeUtHNPXO9koyAIlDpvyKsLSYlrBj3rYhC30a7Ak, "
-              "linked from https://github.com/rowanz/grover); from the Google Cloud bucket you are given, download "
+HOW_TO_GET = ("RealNews needs a request form "
+              "(https://docs.google.com/forms/d/1LMAUeUtHNPXO9koyAIlDpvyKsLSYlrBj3rYhC30a7Ak, linked from "
+              "https://github.com/rowanz/grover); from the Google Cloud bucket you are given, download "
               "the RealNews archive, extract realnews.jsonl and pass --input PATH/realnews.jsonl")
 
 
