@@ -56,7 +56,7 @@ def require_file(path: Path, how_to_get: str) -> Path:
     """Exit 2 naming the file and how to get it when `path` is not a readable file."""
     path = Path(path)
     if not path.is_file():
-        fail(f"missing input {path} ({path.name}): {how_to_get}")
+        fail(f"missing input {path}: {how_to_get} (or put it at {path})")
     return path
 
 

@@ -57,11 +57,11 @@ def iter_file(path: Path):
         yield LABEL_NAMES[raw], normalize_ws(title), normalize_ws(text)
 
 
-def iter_hub(hub: str, split: str):
+def iter_hub(hub: str, split: str, cache_dir=None):
     import datasets  # only needed for the hub source
 
     try:
-        ds = datasets.load_dataset(hub, split=split)
+        ds = datasets.load_dataset(hub, split=split, cache_dir=cache_dir)
     except Exception as exc:  # noqa: BLE001 - any loading problem is reported in one line
         fail(f"cannot load split '{split}' of {hub!r} with datasets ({type(exc).__name__}: {str(exc)[:200]})")
     missing = [c for c in ("label", "title", "content") if c not in ds.column_names]
@@ -96,6 +96,7 @@ def main(argv=None) -> int:
     parser.add_argument("--test-input", type=Path, default=raw_path(NAME, "test.ft.txt.bz2"),
                         help="source test split (fastText or JSONL)")
     parser.add_argument("--hub", help="read the splits with datasets.load_dataset(HUB) instead of local files")
+    parser.add_argument("--hub-cache-dir", help="datasets cache folder for --hub (default: the datasets default)")
     parser.add_argument("--out", help=f"output folder (default: $SYNTHESIZRR_DATA_ROOT/{NAME})")
     parser.add_argument("--train-size", type=int, default=72_000, help="balanced train rows in total")
     parser.add_argument("--validation-size", type=int, default=3_600, help="balanced validation rows in total")
@@ -104,7 +105,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.hub:
-        sources = {split: (lambda split=split: iter_hub(args.hub, split)) for split in ("train", "test")}
+        sources = {split: (lambda split=split: iter_hub(args.hub, split, args.hub_cache_dir))
+                   for split in ("train", "test")}
     else:
         train_path = require_file(args.train_input, HOW_TO_GET)
         test_path = require_file(args.test_input, HOW_TO_GET)

@@ -65,8 +65,9 @@ def test_datasets_source(run_recipe, tmp_path, read_jsonl):
         frame = pd.DataFrame({"label": [i % 2 for i in range(n)], "title": [f"{split} title {i}" for i in range(n)],
                               "content": [f"{split} review number {i}" for i in range(n)]})
         frame.to_parquet(folder / f"{split}.parquet")
-    code, _, err = run_recipe("amazon_polarity", "--hub", folder, "--out", tmp_path / "o", "--train-size", "20",
-                              "--validation-size", "10", "--test-size", "8")
+    code, _, err = run_recipe("amazon_polarity", "--hub", folder, "--hub-cache-dir", tmp_path / "cache",
+                              "--out", tmp_path / "o", "--train-size", "20", "--validation-size", "10",
+                              "--test-size", "8")
     assert code == 0, err
     splits = _rows(read_jsonl, tmp_path / "o")
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [20, 10, 8]
