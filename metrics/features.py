@@ -73,6 +73,9 @@ class FeatureCache:
             if not new:
                 return
             rows = np.asarray(vectors, dtype=np.float32)[[i for _, i in new]]
+            if array is not None and rows.shape[1:] != array.shape[1:]:
+                raise ValueError(f"feature cache {self.dir} holds vectors of shape {array.shape[1:]}, "
+                                 f"got {rows.shape[1:]}: use another cache_dir or featurizer name")
             array = rows if array is None else np.concatenate([array, rows])
             index.update({k: len(index) + j for j, (k, _) in enumerate(new)})
             tmp_array, tmp_index = self.dir / "features.tmp.npy", self.dir / "index.tmp.json"
