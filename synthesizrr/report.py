@@ -7,6 +7,7 @@ datasets, cells mean ± std), a metrics plot, and a shot-sweep plot when runs di
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from .store import atomic_write_json, atomic_write_text
+from .tracking import scrub
 
 COLUMNS = [  # (record key, header, scale, decimals)
     ("num_final", "#Examples", 1, 0),
@@ -47,6 +49,8 @@ def run_record(cfg, summary: dict) -> dict:
         "macro_f1": dist.get("macro_f1_mean"), "macro_f1_std": dist.get("macro_f1_std"),
         "num_student_seeds": len(cfg.student.seeds),
         "stage_keys": {k: v["key"] for k, v in summary.get("stages", {}).items()},
+        "store_dir": str(cfg.store_dir),
+        "config": scrub(dataclasses.asdict(cfg)),
     }
     rec.update({k: v for k, v in ev.items() if isinstance(v, (int, float, str)) or v is None})
     return rec

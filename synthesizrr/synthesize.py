@@ -54,8 +54,8 @@ def build_prompt_rows(cfg: Config, prep: Path, retrieved: Optional[Path], index:
         return rows, stats, max_new
     if m.name == "synthesizrr":
         corpus, doc_text = _doc_lookup(index)
-        hits = [h for h in read_jsonl(retrieved / "hits.jsonl")]
-        doc_ids = corpus["doc_id"]
+        hits = read_jsonl(retrieved / "hits.jsonl")
+        doc_ids = list(corpus["doc_id"])
         doc_tokens = _doc_tokens(index, corpus)
         banded = band_inputs(seeds, [list(zip(h["rows"], h["scores"])) for h in hits], doc_ids, doc_tokens,
                              cfg.retriever, cfg.corpus, m.icl_type)
@@ -78,7 +78,7 @@ def build_prompt_rows(cfg: Config, prep: Path, retrieved: Optional[Path], index:
 def _doc_tokens(index: Path, corpus) -> list[int]:
     from .retrieval import load_doc_table
 
-    return [int(n) for n in load_doc_table(index / "index")["num_tokens"]]
+    return load_doc_table(index / "index").column("num_tokens").to_pylist()
 
 
 def run_teacher_method(cfg: Config, prep: Path, retrieved: Optional[Path], index: Optional[Path], out: Path,
@@ -90,8 +90,10 @@ def run_teacher_method(cfg: Config, prep: Path, retrieved: Optional[Path], index
                                          "num_shots": r.num_shots, "doc_id": r.doc_id, "seed_id": r.seed_id,
                                          "demo_ids": r.demo_ids} for r in rows))
     before = dict(teacher.stats)
-    requests = [Request(prompt=r.prompt, max_new_tokens=max_new, seed=request_seed(cfg.seed, r.prompt_id))
-                for r in rows]
+    p = cfg.dataset.prompts
+    stop = tuple(dict.fromkeys([*cfg.teacher.stop, *p.stop]))
+    requests = [Request(prompt=r.prompt, max_new_tokens=max_new, seed=request_seed(cfg.seed, r.prompt_id),
+                        system=p.system, stop=stop) for r in rows]
     completions = teacher.generate(requests, progress=True, desc=f"teacher {cfg.method.label}")
     drops, seen, examples = Counter(), set(), []
     for row, comp in zip(rows, completions):

@@ -11,6 +11,7 @@ from synthesizrr.config import ConfigError, validate
 
 GROUP_OPTIONS = [(g, o) for g, opts in config_groups().items() if g != "experiment" for o in opts]
 EXPERIMENTS = config_groups().get("experiment", [])
+REQUIRED = {("teacher", "llamacpp"): ["teacher.model=/models/any.gguf"]}  # options whose value is `???`
 
 
 def compose_cfg(overrides, hydra_cfg=False):
@@ -26,8 +27,13 @@ def test_every_group_is_present():
 
 @pytest.mark.parametrize("group,option", GROUP_OPTIONS)
 def test_each_option_composes_and_validates(group, option):
-    cfg = validate(compose_cfg([f"{group}={option}"]))
+    cfg = validate(compose_cfg([f"{group}={option}", *REQUIRED.get((group, option), [])]))
     assert getattr(cfg, group) is not None
+
+
+def test_missing_mandatory_value_is_named():
+    with pytest.raises(ConfigError, match="teacher.model"):
+        validate(compose_cfg(["teacher=llamacpp"]))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
