@@ -1,0 +1,142 @@
+"""Resumable, shardable corpus embedding.
+
+Shard ``i`` of ``n`` covers the contiguous corpus rows ``[i*N//n, (i+1)*N//n)``. It writes three files into a shard
+directory (``work_dir``):
+
+- ``shard-IIIII-of-NNNNN.emb``: float32 ``np.memmap`` of shape (rows, dim), unit-length vectors;
+- ``shard-IIIII-of-NNNNN.ntok``: int32 ``np.memmap`` of untruncated token counts;
+- ``shard-IIIII-of-NNNNN.json``: the shard's rows (``start``/``stop``; the row ids are ``range(start, stop)``),
+  ``done_rows`` and a fingerprint of encoder settings and corpus.
+
+After every batch the vectors are flushed to disk and only then ``done_rows`` is advanced (atomic json write), so a
+killed job resumes from its last finished batch and never re-encodes it. A changed model, pooling, max_length or
+corpus changes the fingerprint and the shard starts over. Shards are independent: run them in local processes
+(``embed_shards_parallel``) or as SLURM array tasks (see docs/retrieval.md), then ``merge_shards`` builds the index.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from synthesizrr.config import CorpusConfig, RetrieverConfig
+from synthesizrr.retrieval.common import RetrievalError, corpus_fingerprint, iter_text_batches
+from synthesizrr.store import atomic_write_json, fingerprint, read_json
+
+
+def shard_name(shard_id: int, num_shards: int) -> str:
+    return f"shard-{shard_id:05d}-of-{num_shards:05d}"
+
+
+def shard_rows(num_docs: int, shard_id: int, num_shards: int) -> tuple[int, int]:
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        raise RetrievalError(f"shard_id={shard_id} is out of range: allowed 0..num_shards-1 with num_shards>=1")
+    return shard_id * num_docs // num_shards, (shard_id + 1) * num_docs // num_shards
+
+
+def settings_key(cfg: RetrieverConfig, corpus_fp: str, shard_id: int, num_shards: int) -> str:
+    return fingerprint("embed", cfg.model, cfg.pooling, cfg.max_length, getattr(cfg, "dtype", "float32"),
+                       corpus_fp, shard_id, num_shards)
+
+
+def embed_shard(corpus, cfg: RetrieverConfig, shard_id: int, num_shards: int, out_dir: Path,
+                progress: bool = True, encoder=None) -> dict:
+    """Embed one shard of ``corpus`` into ``out_dir``, resuming a killed run; return its progress record."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start, stop = shard_rows(len(corpus), shard_id, num_shards)
+    base = out_dir / shard_name(shard_id, num_shards)
+    key = settings_key(cfg, corpus_fingerprint(corpus), shard_id, num_shards)
+    state = read_json(base.with_suffix(".json")) if base.with_suffix(".json").is_file() else None
+    if state and state["key"] == key and state["done_rows"] >= stop - start:
+        return state
+    if encoder is None:
+        from synthesizrr.retrieval.encoder import Encoder
+        encoder = Encoder(cfg)
+    resume = bool(state and state["key"] == key and state["dim"] == encoder.dim
+                  and base.with_suffix(".emb").is_file() and base.with_suffix(".ntok").is_file())
+    if not resume:
+        state = {"key": key, "shard_id": shard_id, "num_shards": num_shards, "start": start, "stop": stop,
+                 "dim": encoder.dim, "done_rows": 0, "model": cfg.model}
+    rows, mode = stop - start, "r+" if resume else "w+"
+    emb = np.memmap(base.with_suffix(".emb"), dtype=np.float32, mode=mode, shape=(max(rows, 1), encoder.dim))
+    ntok = np.memmap(base.with_suffix(".ntok"), dtype=np.int32, mode=mode, shape=(max(rows, 1),))
+    atomic_write_json(base.with_suffix(".json"), state)
+    done = state["done_rows"]
+    bar = tqdm(total=rows, initial=done, unit="doc", disable=not progress,
+               desc=f"embed {shard_name(shard_id, num_shards)}")
+    for lo, texts in iter_text_batches(corpus, start + done, stop, cfg.batch_size):
+        i = lo - start
+        emb[i:i + len(texts)] = encoder.encode(texts)
+        ntok[i:i + len(texts)] = encoder.count_tokens(texts)
+        emb.flush()
+        ntok.flush()
+        state["done_rows"] = i + len(texts)
+        atomic_write_json(base.with_suffix(".json"), state)
+        bar.update(len(texts))
+    bar.close()
+    del emb, ntok
+    return state
+
+
+def open_shard(shard_dir: Path, shard_id: int, num_shards: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(progress record, read-only embeddings, token counts) of a finished shard."""
+    base = Path(shard_dir) / shard_name(shard_id, num_shards)
+    if not base.with_suffix(".json").is_file():
+        raise RetrievalError(f"shard {base.name} is missing in {shard_dir}: run embed_shard({shard_id}, {num_shards})")
+    state = read_json(base.with_suffix(".json"))
+    rows = state["stop"] - state["start"]
+    if state["done_rows"] < rows:
+        raise RetrievalError(f"shard {base.name} in {shard_dir} is unfinished ({state['done_rows']}/{rows} rows): "
+                             f"rerun embed_shard for it; it resumes")
+    emb = np.memmap(base.with_suffix(".emb"), dtype=np.float32, mode="r", shape=(max(rows, 1), state["dim"]))[:rows]
+    ntok = np.memmap(base.with_suffix(".ntok"), dtype=np.int32, mode="r", shape=(max(rows, 1),))[:rows]
+    return state, emb, ntok
+
+
+def _shard_worker(corpus_cfg: CorpusConfig, corpus_root: str, cfg: RetrieverConfig, shard_id: int,
+                  num_shards: int, work_dir: str, threads: Optional[int]) -> dict:
+    """Entry point of one worker process (or one SLURM array task): load the corpus and embed one shard."""
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    from synthesizrr.corpora import load_corpus
+    return embed_shard(load_corpus(corpus_cfg, corpus_root), cfg, shard_id, num_shards, Path(work_dir),
+                       progress=False)
+
+
+def embed_shards_parallel(corpus_cfg: CorpusConfig, corpus_root: str, cfg: RetrieverConfig, out_dir: Path,
+                          work_dir: Path, num_workers: int = 2, num_shards: Optional[int] = None,
+                          executor: Any = None) -> dict:
+    """Embed ``num_shards`` shards (default ``num_workers``) in worker processes, then merge them into ``out_dir``.
+
+    ``executor`` is anything with ``submit(fn, *args)`` returning futures with ``.result()``: by default a
+    ``ProcessPoolExecutor`` (spawn) of ``num_workers`` processes, each with cpu_count/num_workers torch threads; a
+    ``submitit`` executor runs the shards as cluster jobs instead.
+    """
+    from synthesizrr.corpora import load_corpus
+    from synthesizrr.retrieval.faiss_index import merge_shards
+
+    if cfg.kind != "dense":
+        raise RetrievalError(f"retriever.kind={cfg.kind!r} has no embeddings to shard: only kind dense is sharded")
+    if num_workers < 1:
+        raise RetrievalError(f"num_workers={num_workers} is not allowed: use 1 or more")
+    num_shards = num_shards or num_workers
+    threads = max(1, (os.cpu_count() or 1) // num_workers)
+    own = executor is None
+    if own:
+        executor = ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn"))
+    try:
+        futures = [executor.submit(_shard_worker, corpus_cfg, corpus_root, cfg, i, num_shards, str(work_dir),
+                                   threads if own else None) for i in range(num_shards)]
+        for fut in futures:
+            fut.result()
+    finally:
+        if own:
+            executor.shutdown()
+    return merge_shards(load_corpus(corpus_cfg, corpus_root), cfg, Path(work_dir), num_shards, Path(out_dir))
