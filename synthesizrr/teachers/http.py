@@ -57,6 +57,7 @@ class HttpBackend(Backend):
             raise TeacherError(f"teacher.base_urls has {bad[0]!r}: allowed http:// or https:// URLs")
         self.base_urls = [str(u).rstrip("/") for u in urls]
         self._outstanding = {u: 0 for u in self.base_urls}
+        self._resting = {u: 0.0 for u in self.base_urls}   # monotonic time until which a failing server is avoided
         self._turn = 0
         self._rng = random.Random()
         self._tokenizer = None
@@ -88,11 +89,12 @@ class HttpBackend(Backend):
         return key
 
     def _pick_url(self) -> str:
-        """Least-outstanding server; ties go round-robin."""
-        n = len(self.base_urls)
+        """Least-outstanding server among those not resting after a failure; ties go round-robin."""
+        n, now = len(self.base_urls), time.monotonic()
         order = [self.base_urls[(self._turn + i) % n] for i in range(n)]
         self._turn = (self._turn + 1) % n
-        return min(order, key=lambda u: self._outstanding[u])
+        healthy = [u for u in order if self._resting[u] <= now] or order
+        return min(healthy, key=lambda u: self._outstanding[u])
 
     def _backoff(self, attempt: int, retry_after: Optional[float]) -> float:
         if retry_after is not None:
@@ -133,6 +135,7 @@ class HttpBackend(Backend):
             if attempt == self.cfg.max_retries:
                 break
             delay = self._backoff(attempt, retry_after)
+            self._resting[url] = max(self._resting[url], time.monotonic() + delay)
             self.retries += 1
             log.warning("teacher retry %d/%d in %.2fs: %s", attempt + 1, self.cfg.max_retries, delay, error)
             await asyncio.sleep(delay)

@@ -35,6 +35,7 @@ def fake_text(model: str, prompt: str, system: Optional[str], seed, max_tokens: 
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 256      # many clients connect at once in concurrency tests
     def handle_error(self, request, client_address) -> None:   # resets and timeouts break pipes on purpose
         pass
 
@@ -84,6 +85,10 @@ class FakeLLMServer:
         with self._lock:
             self._rules.append(Rule(kind, times, match, retry_after))
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
     def _take_fault(self, prompt: str) -> Optional[Rule]:
         with self._lock:
             for rule in self._rules:
@@ -96,7 +101,8 @@ class FakeLLMServer:
         return None
 
     def start(self) -> "FakeLLMServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-llm",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -115,6 +121,7 @@ class FakeLLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True     # headers and body go out in separate writes
 
             def log_message(self, *args) -> None:   # keep test output quiet
                 pass
