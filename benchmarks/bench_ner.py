@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _texts import load_average, news_texts  # noqa: E402
+from bench_self_bleu import load_average, news_texts  # noqa: E402 - shared text loader
 
 from metrics.spacy_models import load_pipeline  # noqa: E402
 

@@ -3,21 +3,48 @@
 Run: python benchmarks/bench_self_bleu.py [--num-texts 2000] [--nltk-hypotheses 20]
 The NLTK loop (each text's sentence_bleu against all the others) is timed on a subsample of hypotheses and
 extrapolated linearly to all texts (each hypothesis costs the same N-1 references); the script says so.
+`news_texts` and `load_average` here are shared with bench_ner.py and bench_mauve.py.
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _texts import load_average, news_texts  # noqa: E402
+from metrics.self_bleu import self_bleu_per_text
+from metrics.word_tokens import tokenize
 
-from metrics.self_bleu import self_bleu_per_text  # noqa: E402
-from metrics.word_tokens import tokenize  # noqa: E402
+SHARED = Path(os.environ.get("SYNTHESIZRR_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+
+
+def news_texts(n: int, split: str = "train", offset: int = 0) -> tuple[list[str], str]:
+    """``(texts, source)``: `n` news texts from row `offset` of AG News (shared data folder), else BBC ledes."""
+    path = SHARED / "data" / "ag_news" / f"{split}.jsonl"
+    if path.exists():
+        texts = []
+        with open(path) as f:
+            for i, line in enumerate(f):
+                if i >= offset:
+                    texts.append(json.loads(line)["text"])
+                if len(texts) == n:
+                    break
+        return texts, f"AG News {split} rows {offset}..{offset + len(texts) - 1} ({path})"
+    from synthesizrr.offline import bbc_articles
+
+    arts = bbc_articles()[offset:offset + n]
+    return [a["lede"] for a in arts], f"BBC News article ledes {offset}..{offset + len(arts) - 1}"
+
+
+def load_average() -> str:
+    try:
+        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3]) + f" on {os.cpu_count()} cores"
+    except OSError:
+        return "load average unknown"
+
 
 WEIGHTS = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25,) * 4, (0.2,) * 5]
 
