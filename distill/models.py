@@ -1,0 +1,73 @@
+"""Load a sequence classifier and its tokenizer by hub id, local path or ``offline:<name>``.
+
+``offline:minilm`` is the packaged MiniLM (BERT) with a new classification head; ``offline:deberta_tiny`` is a
+small randomly initialised DeBERTa-v2 with a locally trained tokenizer (see ``distill.deberta_tiny``).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PretrainedConfig
+
+from synthesizrr.offline import OFFLINE_PREFIX, resolve_model
+
+STUDENT_OFFLINE = ("offline:minilm", "offline:deberta_tiny")
+
+# Dropout fields by family: BERT/RoBERTa/ELECTRA, DeBERTa (pooler_dropout; cls_dropout is read with getattr),
+# DistilBERT. Only the fields a config already has are set (plus cls_dropout for DeBERTa).
+DROPOUT_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "pooler_dropout",
+                  "dropout", "attention_dropout", "seq_classif_dropout")
+DEBERTA_TYPES = ("deberta", "deberta-v2")
+
+
+def apply_dropout(config: PretrainedConfig, p: float | None) -> list[str]:
+    """Set every dropout probability `config` knows to `p` (None keeps the model's own); return the fields set."""
+    if p is None:
+        return []
+    fields = [f for f in DROPOUT_FIELDS if hasattr(config, f)]
+    if config.model_type in DEBERTA_TYPES:
+        fields.append("cls_dropout")
+    if not fields:
+        raise ValueError(f"student.dropout={p} cannot be applied: model type '{config.model_type}' has none of "
+                         f"the dropout fields {', '.join(DROPOUT_FIELDS)}; set student.dropout=null")
+    for f in fields:
+        setattr(config, f, float(p))
+    return fields
+
+
+def load_student(name: str, labels: Sequence[str], dropout: float | None = None):
+    """Return (model, tokenizer) for a classifier over `labels`; the head is new unless the checkpoint has one
+    with the same labels. Seed the RNGs before calling: the head's initialisation is random."""
+    labels = list(labels)
+    id2label = dict(enumerate(labels))
+    label2id = {lab: i for i, lab in enumerate(labels)}
+    if name == "offline:deberta_tiny":
+        from distill.deberta_tiny import deberta_tiny
+        return deberta_tiny(labels, dropout=dropout)
+    if name.startswith(OFFLINE_PREFIX) and name not in STUDENT_OFFLINE:
+        raise ValueError(f"unknown offline student '{name}': allowed {', '.join(STUDENT_OFFLINE)}, a hub id or a path")
+    path = resolve_model(name)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    config = AutoConfig.from_pretrained(path, num_labels=len(labels), id2label=id2label, label2id=label2id)
+    apply_dropout(config, dropout)
+    model = AutoModelForSequenceClassification.from_pretrained(path, config=config)
+    ensure_pad_token(model, tokenizer)
+    return model, tokenizer
+
+
+def ensure_pad_token(model, tokenizer) -> None:
+    """Decoder-style tokenizers lack a pad token: reuse end-of-sequence, as is usual for classification."""
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token is None:
+            raise ValueError(f"tokenizer of {model.name_or_path} has neither a pad nor an eos token: cannot pad batches")
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def load_classifier(model_dir: str):
+    """Reload a classifier saved with ``save_pretrained`` (model and tokenizer in one directory)."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    ensure_pad_token(model, tokenizer)
+    return model, tokenizer

@@ -1,0 +1,101 @@
+"""Train the student once per seed on a (synthetic) training set and score it on the real test set.
+
+Each finished seed is saved as ``<out_dir>/seed_<n>.json`` at once; a rerun reuses it. Epoch checkpoints live in
+``work_dir`` (default ``<out_dir>/_work``) and are deleted when their seed finishes.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from distill.checkpoint import clear_checkpoint
+from distill.data import check_examples
+from distill.fit import fit, predict_proba, resolve_device, run_key
+from distill.models import load_classifier
+from metrics.classification import classification_metrics
+from synthesizrr.config import StudentConfig
+from synthesizrr.store import atomic_write_json, read_json
+
+
+def predict(model_dir_or_obj, texts: Sequence[str], tokenizer=None, max_length: int = 512, batch_size: int = 128,
+            bf16: bool = False) -> list[str]:
+    """Predicted label names for `texts`, from a saved classifier directory or a (model, tokenizer) pair."""
+    model = model_dir_or_obj
+    if isinstance(model_dir_or_obj, (str, Path)):
+        model, tokenizer = load_classifier(str(model_dir_or_obj))
+        model.to(resolve_device()[0])
+    if tokenizer is None:
+        raise ValueError("predict got a model object without its tokenizer: pass tokenizer= or a model directory")
+    probs = predict_proba(model, tokenizer, texts, max_length, batch_size, bf16)
+    return [model.config.id2label[int(i)] for i in probs.argmax(axis=1)]
+
+
+def _stats(prefix: str, values: list[float]) -> dict:
+    # Sample standard deviation (n-1) across seeds; 0 for a single seed.
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {f"{prefix}_mean": statistics.fmean(values), f"{prefix}_std": std,
+            f"{prefix}_min": min(values), f"{prefix}_max": max(values)}
+
+
+def summarize(per_seed: list[dict], labels: Sequence[str]) -> dict:
+    """Mean/std/min/max of accuracy and macro-F1 over seeds; the confusion matrix summed over seeds."""
+    return {**_stats("accuracy", [r["accuracy"] for r in per_seed]),
+            **_stats("macro_f1", [r["macro_f1"] for r in per_seed]),
+            "confusion_matrix": np.sum([r["confusion_matrix"] for r in per_seed], axis=0).tolist(),
+            "labels": list(labels), "per_seed": per_seed}
+
+
+def train_one_seed(train, test, labels, cfg: StudentConfig, seed: int, work_dir: Path, key: str,
+                   progress: bool = True) -> dict:
+    """Fine-tune with `seed`, evaluate on `test` after each epoch (or only the last), return the seed's record."""
+    texts, gold = [ex["text"] for ex in test], [ex["label"] for ex in test]
+    bf16 = resolve_device(cfg.device, cfg.bf16)[1]
+
+    def evaluate(epoch, model, tokenizer):
+        if not cfg.eval_every_epoch and epoch < cfg.epochs:
+            return {}
+        pred = predict(model, texts, tokenizer, cfg.max_length, cfg.eval_batch_size, bf16)
+        m = classification_metrics(gold, pred, labels)
+        keep = ("accuracy", "macro_f1") + (("per_class_f1", "confusion_matrix") if epoch == cfg.epochs else ())
+        return {k: m[k] for k in keep}
+
+    start = time.time()
+    _, _, history, resumed = fit(train, labels, cfg, seed, work_dir, evaluate, key=key, progress=progress)
+    last = history[-1]
+    per_epoch = [{k: r[k] for k in ("epoch", "accuracy", "macro_f1", "train_loss") if k in r} for r in history]
+    return {"seed": seed, "accuracy": last["accuracy"], "macro_f1": last["macro_f1"],
+            "per_class_f1": last["per_class_f1"], "confusion_matrix": last["confusion_matrix"],
+            "per_epoch": per_epoch, "resumed_from_epoch": resumed, "train_seconds": time.time() - start, "key": key}
+
+
+def train_students(train: list[dict], test: list[dict], labels: list[str], cfg: StudentConfig, out_dir: Path,
+                   work_dir: Path | None = None, progress: bool = True) -> dict:
+    """Train one student per seed in `cfg.seeds`; return the summary (also written to ``summary.json``)."""
+    labels = list(labels)
+    check_examples(train, labels, "train")
+    check_examples(test, labels, "test")
+    out_dir = Path(out_dir)
+    work_dir = Path(work_dir) if work_dir else out_dir / "_work"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = run_key(cfg, labels, train, test)
+    per_seed = []
+    for seed in cfg.seeds:
+        path = out_dir / f"seed_{seed}.json"
+        if path.exists():
+            record = read_json(path)
+            if record.get("key") != key:
+                raise ValueError(f"{path} holds results of another student config or data set: "
+                                 f"use a fresh out_dir or delete that file")
+        else:
+            record = train_one_seed(train, test, labels, cfg, seed, work_dir, key, progress)
+            atomic_write_json(path, record)
+            clear_checkpoint(work_dir / f"seed_{seed}.pt")
+        per_seed.append(record)
+    summary = {**summarize(per_seed, labels), "num_train": len(train), "num_test": len(test),
+               "model": cfg.model, "device": str(resolve_device(cfg.device, cfg.bf16)[0])}
+    atomic_write_json(out_dir / "summary.json", summary)
+    return summary
