@@ -1,0 +1,41 @@
+"""Shared fixtures: real BBC ledes (short news first sentences, 5 labels) and a fast MiniLM student config."""
+import random
+
+import pytest
+
+from synthesizrr.config import StudentConfig
+from synthesizrr.offline import BBC_LABELS, bbc_articles
+
+
+@pytest.fixture(scope="session")
+def labels() -> list[str]:
+    return list(BBC_LABELS)
+
+
+@pytest.fixture(scope="session")
+def ledes() -> list[dict]:
+    """All 2,225 BBC ledes as {"text", "label"}, in a seeded shuffled order."""
+    rows = [{"text": a["lede"], "label": a["label"]} for a in bbc_articles() if a["lede"]]
+    random.Random(0).shuffle(rows)
+    return rows
+
+
+@pytest.fixture(autouse=True, scope="session")
+def deberta_cache(tmp_path_factory):
+    """Keep the tiny DeBERTa tokenizer cache inside the test session."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYNTHESIZRR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """Factory of fast MiniLM student configs on CPU; keyword arguments override fields."""
+    return _minilm
+
+
+def _minilm(**overrides) -> StudentConfig:
+    base = dict(name="test_minilm", model="offline:minilm", lr=5e-5, batch_size=32, epochs=1, max_length=48,
+                seeds=[0], device="cpu")
+    return StudentConfig(**{**base, **overrides})
