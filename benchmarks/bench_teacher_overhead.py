@@ -1,0 +1,93 @@
+"""Overhead of the teacher framework (cache keys, SQLite commits, chat template, prompt fitting) over calling
+llama-cpp-python directly, on the offline SmolLM2 teacher.
+
+Both sides generate the same prompts with the same seeds and sampling settings; the direct side calls
+``Llama.create_chat_completion`` (the GGUF's own template) after ``reset()``, as the framework does, so both do the
+same work and should produce the same texts. Runs alternate (direct, framework, framework, direct, ...) to spread
+machine noise evenly. The framework gets a fresh cache file every run, so every call is a miss.
+
+    python benchmarks/bench_teacher_overhead.py [--prompts 50] [--rounds 3] [--tokens 32] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from synthesizrr.config import TeacherConfig
+from synthesizrr.offline import resolve_model
+from synthesizrr.teachers import Request, build_teacher
+
+TOPICS = ["football", "a central bank", "a new phone", "an election", "a film premiere", "a tennis final",
+          "oil prices", "a software update", "a music award", "a budget vote"]
+
+
+def prompts(n: int, tokens: int) -> list[Request]:
+    return [Request(f"Write one news sentence about {TOPICS[i % len(TOPICS)]} (item {i}).", tokens, seed=1000 + i)
+            for i in range(n)]
+
+
+def run_direct(cfg: TeacherConfig, requests: list[Request]) -> tuple[float, list[str], int]:
+    from llama_cpp import Llama
+
+    start = time.perf_counter()
+    llm = Llama(resolve_model(cfg.model), n_ctx=cfg.context_length, n_threads=cfg.n_threads,
+                n_batch=min(512, cfg.context_length), verbose=False)
+    texts, n_out = [], 0
+    for r in requests:
+        llm.reset()
+        out = llm.create_chat_completion([{"role": "user", "content": r.prompt}], max_tokens=r.max_new_tokens,
+                                         temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k, min_p=0.0,
+                                         typical_p=1.0, repeat_penalty=1.0, seed=r.seed)
+        texts.append(out["choices"][0]["message"]["content"])
+        n_out += out["usage"]["completion_tokens"]
+    elapsed = time.perf_counter() - start
+    llm.close()
+    return elapsed, texts, n_out
+
+
+def run_framework(cfg: TeacherConfig, requests: list[Request]) -> tuple[float, list[str], int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        teacher = build_teacher(cfg, Path(tmp) / "cache.sqlite")
+        out = teacher.generate(requests, progress=False)
+        elapsed = time.perf_counter() - start
+        assert teacher.stats["calls"] == len(requests) and teacher.stats["cache_hits"] == 0
+        teacher.close()
+    return elapsed, [c.text for c in out], sum(c.tokens_out for c in out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prompts", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    cfg = TeacherConfig(name="smollm2_offline", backend="llamacpp", model="offline:smollm2",
+                        n_threads=args.threads, context_length=2048)
+    requests = prompts(args.prompts, args.tokens)
+    run_direct(cfg, requests[:2])                      # warm the page cache and the CPU
+    times = {"direct": [], "framework": []}
+    texts, tokens = {}, {}
+    for k in range(args.rounds):
+        order = ("direct", "framework") if k % 2 == 0 else ("framework", "direct")
+        for side in order:
+            elapsed, texts[side], tokens[side] = (run_direct if side == "direct" else run_framework)(cfg, requests)
+            times[side].append(elapsed)
+            print(f"round {k + 1} {side:9s} {elapsed:7.2f} s  {tokens[side] / elapsed:6.1f} tokens/s", flush=True)
+    same = sum(a == b for a, b in zip(texts["direct"], texts["framework"]))
+    d, f = statistics.median(times["direct"]), statistics.median(times["framework"])
+    print(f"prompts {args.prompts} x {args.tokens} max new tokens, {args.threads} threads, {args.rounds} rounds each")
+    print(f"identical texts: {same}/{args.prompts}; tokens generated direct {tokens['direct']}, "
+          f"framework {tokens['framework']}")
+    print(f"median direct {d:.2f} s ({tokens['direct'] / d:.1f} tokens/s), framework {f:.2f} s "
+          f"({tokens['framework'] / f:.1f} tokens/s)")
+    print(f"overhead {100 * (f - d) / d:+.1f}% (goal <= 5%); pairwise: "
+          + ", ".join(f"{100 * (b - a) / a:+.1f}%" for a, b in zip(times["direct"], times["framework"])))
+
+
+if __name__ == "__main__":
+    main()
