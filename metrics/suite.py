@@ -25,7 +25,8 @@ def compute_all(texts: Sequence[str], labels: Sequence[str] | None = None,
                 references_by_label: Mapping[str, list[str]] | None = None, cfg: Mapping | None = None) -> dict:
     """Every enabled metric of `cfg` on `texts`. MAUVE runs when enabled and `references_by_label` is given:
     with `labels` and ``mauve_label_matched``, against :func:`metrics.mauve_score.label_matched_references`;
-    otherwise against all reference texts pooled. Keys of the individual metrics are kept; ``num_texts`` is the number of input texts."""
+    otherwise against all reference texts pooled. Keys of the individual metrics are kept; ``num_texts`` is the
+    number of input texts (Self-BLEU's own sample size is ``self_bleu_num_texts``)."""
     cfg = {**DEFAULTS, **dict(cfg or {})}
     texts = list(texts)
     out: dict = {}

@@ -1,4 +1,4 @@
-"""Word tokenizers shared by Self-BLEU and distinct-n (module not named `tokenize`, which would shadow the stdlib one).
+"""Word tokenizers shared by Self-BLEU and distinct-n (not named `tokenize`: that would shadow the stdlib).
 
 - ``whitespace``: ``str.split()`` (runs of whitespace separate tokens).
 - ``regex``: maximal runs of word characters (``\\w+``, Unicode) or single non-space, non-word characters, so

@@ -15,7 +15,8 @@ class Classification(evaluate.Metric):
             description=__doc__,
             citation="",
             inputs_description="predictions: list of texts (see the module docstring of the metrics package)",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features({"predictions": datasets.Value("string"),
+                                        "references": datasets.Value("string")}),
         )
 
     def _compute(self, predictions, references, labels=None):

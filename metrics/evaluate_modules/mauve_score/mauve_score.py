@@ -1,4 +1,5 @@
-"""`evaluate` module: MAUVE of the predictions against reference_texts on precomputed features (see metrics.mauve_score).
+"""`evaluate` module: MAUVE of the predictions against reference_texts on precomputed features
+(see metrics.mauve_score).
 
 Load by local path (no hub): ``evaluate.load("/abs/path/metrics/evaluate_modules/mauve_score")``.
 The computation lives in the ``metrics`` package; this file only adapts it to the ``evaluate`` interface.

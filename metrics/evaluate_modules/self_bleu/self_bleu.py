@@ -1,4 +1,5 @@
-"""`evaluate` module: Self-BLEU-1..5 of the predictions, each text scored against all the others (see metrics.self_bleu).
+"""`evaluate` module: Self-BLEU-1..5 of the predictions, each text scored against all the others
+(see metrics.self_bleu).
 
 Load by local path (no hub): ``evaluate.load("/abs/path/metrics/evaluate_modules/self_bleu")``.
 The computation lives in the ``metrics`` package; this file only adapts it to the ``evaluate`` interface.
