@@ -44,7 +44,8 @@ def _doc_lookup(index: Path):
     return corpus, (lambda row: corpus[int(row)]["text"])
 
 
-def build_prompt_rows(cfg: Config, prep: Path, retrieved: Optional[Path], index: Optional[Path], teacher):
+def build_prompt_rows(cfg: Config, prep: Path, retrieved: Optional[Path], index: Optional[Path], teacher,
+                      out: Optional[Path] = None):
     seeds = read_jsonl(prep / "seeds.jsonl")
     max_new = cfg.teacher.max_new_tokens or cfg.dataset.max_num_tokens
     tools = TokenTools(teacher.count_tokens, teacher.truncate_tokens, teacher.context_length)
@@ -72,6 +73,14 @@ def build_prompt_rows(cfg: Config, prep: Path, retrieved: Optional[Path], index:
         rows, stats = synthesizrr_prompts(cfg.dataset, cfg.corpus, m, banded, doc_text, tools, max_new, cfg.seed)
         stats.update(banded["stats"])
         return rows, stats, max_new
+    # --- prior work (docs/prior_work.md) ---
+    if m.name == "zerogen":
+        from .methods.zerogen import zerogen_prompts
+        return (*zerogen_prompts(cfg.dataset, m), max_new)
+    if m.name == "attrprompt":
+        from .methods.attrprompt import attrprompt_prompts
+        return (*attrprompt_prompts(cfg, teacher, out), max_new)
+    # --- end prior work ---
     raise NotImplementedError(f"method '{m.name}' has no prompt builder")
 
 
@@ -85,7 +94,7 @@ def run_teacher_method(cfg: Config, prep: Path, retrieved: Optional[Path], index
                        teacher) -> dict:
     from .teachers import Request
 
-    rows, stats, max_new = build_prompt_rows(cfg, prep, retrieved, index, teacher)
+    rows, stats, max_new = build_prompt_rows(cfg, prep, retrieved, index, teacher, out)
     write_jsonl(out / "prompts.jsonl", ({"prompt_id": r.prompt_id, "label": r.label, "prompt": r.prompt,
                                          "num_shots": r.num_shots, "doc_id": r.doc_id, "seed_id": r.seed_id,
                                          "demo_ids": r.demo_ids} for r in rows))
@@ -93,7 +102,9 @@ def run_teacher_method(cfg: Config, prep: Path, retrieved: Optional[Path], index
     p = cfg.dataset.prompts
     stop = tuple(dict.fromkeys([*cfg.teacher.stop, *p.stop]))
     requests = [Request(prompt=r.prompt, max_new_tokens=max_new, seed=request_seed(cfg.seed, r.prompt_id),
+                        sample_index=getattr(r, "sample_index", 0),  # zerogen: samples of one prompt
                         system=p.system, stop=stop) for r in rows]
+    (out / "call_keys.txt").write_text("\n".join(teacher.call_keys(requests)) + "\n")
     completions = teacher.generate(requests, progress=True, desc=f"teacher {cfg.method.label}")
     drops, seen, examples = Counter(), set(), []
     for row, comp in zip(rows, completions):

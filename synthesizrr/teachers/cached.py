@@ -54,10 +54,14 @@ class CachedTeacher:
     def truncate_tokens(self, text: str, n: int) -> str:
         return self.backend.truncate_tokens(text, n)
 
+    def call_keys(self, requests: list[Request]) -> list[str]:
+        """The cache key of each request (what `synthesizrr-store clean` keeps for a recorded run)."""
+        ident = self._key_identity()
+        return [call_key(ident, r, self.backend.stop_for(r)) for r in requests]
+
     def generate(self, requests: list[Request], progress: bool = True, desc: str = "teacher") -> list[Completion]:
         """Completions in the order of ``requests``; cached calls are not sent again."""
-        ident = self._key_identity()
-        keys = [call_key(ident, r, self.backend.stop_for(r)) for r in requests]
+        keys = self.call_keys(requests)
         hits = self.cache.get_many(keys)
         out: list[Optional[Completion]] = [hits.get(k) for k in keys]
         self._stats["cache_hits"] += sum(c is not None for c in out)

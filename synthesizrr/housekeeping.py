@@ -1,0 +1,113 @@
+"""`synthesizrr-store size` reports what the run store holds; `synthesizrr-store clean` removes stage outputs
+and teacher calls that no recorded run uses (run records under results/*/runs/), after listing them.
+Without --yes, clean only says what it would remove."""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+from .pipeline import VERSIONS
+
+CACHE = "teacher_cache.sqlite"
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def stage_dirs(store: Path) -> dict[str, list[Path]]:
+    return {s: sorted(p for p in (store / s).iterdir() if p.is_dir() and not p.name.startswith("."))
+            for s in VERSIONS if (store / s).is_dir()}
+
+
+def size_report(store: Path) -> dict:
+    out = {"stages": {s: {"entries": len(d), "bytes": sum(map(_size, d))} for s, d in stage_dirs(store).items()}}
+    db = store / CACHE
+    if db.exists():
+        with sqlite3.connect(db) as con:
+            out["teacher_cache"] = {"calls": con.execute("SELECT COUNT(*) FROM calls").fetchone()[0],
+                                    "bytes": sum(_size(p) for p in store.glob(CACHE + "*"))}
+    out["total_bytes"] = _size(store)
+    return out
+
+
+def referenced(store: Path, results: Path) -> tuple[set[tuple[str, str]], set[str]]:
+    """(stage, key) pairs and teacher call keys used by the run records that point at this store."""
+    stages, calls = set(), set()
+    for rec_path in results.glob("*/runs/*.json"):
+        rec = json.loads(rec_path.read_text())
+        if Path(rec.get("store_dir", "store")).resolve() != store.resolve():
+            continue
+        for stage, key in rec.get("stage_keys", {}).items():
+            stages.add((stage, key))
+            keys_file = store / stage / key / "call_keys.txt"
+            if keys_file.exists():
+                calls.update(keys_file.read_text().split())
+    return stages, calls
+
+
+def plan_clean(store: Path, results: Path) -> tuple[list[Path], list[str]]:
+    stages, calls = referenced(store, results)
+    dirs = [p for s, ds in stage_dirs(store).items() for p in ds if (s, p.name) not in stages]
+    partial = store / ".partial"
+    if partial.is_dir():
+        dirs += [p for s in partial.iterdir() for p in s.iterdir() if (s.name, p.name) not in stages]
+    unused_calls: list[str] = []
+    db = store / CACHE
+    if db.exists():
+        with sqlite3.connect(db) as con:
+            unused_calls = [k for (k,) in con.execute("SELECT key FROM calls") if k not in calls]
+    return dirs, unused_calls
+
+
+def clean(store: Path, results: Path, yes: bool, echo=print) -> dict:
+    dirs, unused = plan_clean(store, results)
+    freed = sum(map(_size, dirs))
+    for d in dirs:
+        echo(f"{'remove' if yes else 'would remove'} {d} ({_human(_size(d))})")
+    echo(f"{'remove' if yes else 'would remove'} {len(unused)} teacher calls no recorded run uses")
+    if yes:
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        if unused:
+            with sqlite3.connect(store / CACHE) as con:
+                con.executemany("DELETE FROM calls WHERE key = ?", [(k,) for k in unused])
+            with sqlite3.connect(store / CACHE) as con:
+                con.execute("VACUUM")
+    else:
+        echo("nothing removed: rerun with --yes to remove the above")
+    return {"dirs": len(dirs), "bytes": freed, "calls": len(unused), "removed": yes}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="synthesizrr-store", description=__doc__)
+    ap.add_argument("command", choices=("size", "clean"))
+    ap.add_argument("--store", type=Path, default=Path("store"))
+    ap.add_argument("--results", type=Path, default=Path("results"), help="where run records live")
+    ap.add_argument("--yes", action="store_true", help="clean: really remove")
+    args = ap.parse_args(argv)
+    if not args.store.is_dir():
+        print(f"synthesizrr-store: error: no run store at {args.store} (pass --store DIR)", file=sys.stderr)
+        raise SystemExit(2)
+    if args.command == "size":
+        rep = size_report(args.store)
+        for stage, s in rep["stages"].items():
+            print(f"{stage:<11} {s['entries']:>4} entries  {_human(s['bytes']):>9}")
+        if "teacher_cache" in rep:
+            tc = rep["teacher_cache"]
+            print(f"{'teacher':<11} {tc['calls']:>4} calls    {_human(tc['bytes']):>9}")
+        print(f"{'total':<11} {'':>12} {_human(rep['total_bytes']):>9}")
+    else:
+        clean(args.store, args.results, args.yes)
