@@ -65,3 +65,10 @@ def test_request_validation():
     with pytest.raises(TeacherError, match="max_new_tokens=0 is out of range"):
         Request("p", 0, seed=1)
     assert Request("p", 1, seed=1, stop=["a"]).stop == ("a",)
+
+
+def test_missing_gguf_is_a_one_line_error(smollm2_cfg, tmp_path):
+    missing = tmp_path / "nope.gguf"
+    with pytest.raises(TeacherError, match=f"GGUF file {missing} does not exist") as err:
+        build_teacher(smollm2_cfg(model=str(missing)), None)
+    assert "\n" not in str(err.value)

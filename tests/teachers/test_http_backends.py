@@ -33,7 +33,8 @@ def test_raw_prompts_use_completions_endpoint_with_top_k(server, api_cfg):
     teacher = build_teacher(api_cfg(server, chat=False, top_k=50), None)
     out = teacher.generate(reqs(2), progress=False)
     assert [r.path for r in server.requests] == ["/v1/completions"] * 2
-    assert server.requests[0].body["prompt"] == "prompt 0" and server.requests[0].body["top_k"] == 50
+    assert sorted(r.body["prompt"] for r in server.requests) == ["prompt 0", "prompt 1"]
+    assert all(r.body["top_k"] == 50 for r in server.requests)
     assert out[1].text == fake_text("fake-model", "prompt 1", None, 101, 16)
 
 
@@ -53,7 +54,7 @@ def test_retry_after_is_honoured(server, api_cfg):
     [out] = teacher.generate(reqs(1), progress=False)
     gaps = [b.at - a.at for a, b in zip(server.requests, server.requests[1:])]
     assert out.error is None and server.count == 3 and teacher.stats["retries"] == 2
-    assert 0.6 <= gaps[0] < 0.6 + 0.4 and 0.3 <= gaps[1] < 0.3 + 0.4
+    assert 0.6 <= gaps[0] < 0.6 + 1.0 and 0.3 <= gaps[1] < 0.3 + 1.0     # slack for a busy machine
 
 
 def test_exponential_backoff_with_jitter(server, api_cfg):
@@ -63,7 +64,7 @@ def test_exponential_backoff_with_jitter(server, api_cfg):
     gaps = [b.at - a.at for a, b in zip(server.requests, server.requests[1:])]
     assert out.error is None and len(gaps) == 3
     for k, gap in enumerate(gaps):                      # attempt k waits in [base * 2^k / 2, base * 2^k]
-        assert 0.1 * 2 ** k / 2 <= gap < 0.1 * 2 ** k + 0.15, gaps
+        assert 0.1 * 2 ** k / 2 <= gap < 0.1 * 2 ** k + 0.3, gaps
 
 
 @pytest.mark.parametrize("fault", ["500", "502", "504", "reset", "timeout", "malformed", "empty"])
@@ -126,10 +127,10 @@ def test_a_dead_server_is_avoided(server, api_cfg):
     with socket.socket() as s:                 # a port with nothing listening: connection refused
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
-    teacher = build_teacher(api_cfg([dead, server.url], concurrency=4, backoff_base=0.2, backoff_max=1.0), None)
+    teacher = build_teacher(api_cfg([dead, server.url], concurrency=4, backoff_base=0.5, backoff_max=1.0), None)
     out = teacher.generate(reqs(20), progress=False)
     assert all(o.error is None for o in out) and server.count == 20
-    assert 1 <= teacher.stats["retries"] <= 4
+    assert 1 <= teacher.stats["retries"] <= 4         # it rests after a failure; without that about 10 would fail
 
 
 def test_concurrency_is_bounded_and_used(api_cfg):

@@ -11,12 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from synthesizrr.config import TeacherConfig
 from synthesizrr.teachers import Request, build_teacher
 
 WORKER = Path(__file__).with_name("worker.py")
 REPO = Path(__file__).resolve().parents[2]
-N, TOKENS = 8, 8
+N, TOKENS = 6, 6
 
 
 def rows(path: Path) -> int:
@@ -31,6 +33,7 @@ def rows(path: Path) -> int:
         db.close()
 
 
+@pytest.mark.slow
 def test_sigkill_mid_generation_then_resume(smollm2_cfg, tmp_path):
     cfg = smollm2_cfg()
     prompts = [[f"Write a headline about topic number {i}.", 1000 + i] for i in range(N)]
@@ -39,12 +42,12 @@ def test_sigkill_mid_generation_then_resume(smollm2_cfg, tmp_path):
                       "cache": str(cache), "prompts": prompts, "max_new_tokens": TOKENS, "out": None})
     proc = subprocess.Popen([sys.executable, str(WORKER), job], env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 120
-    while rows(cache) < 3 and proc.poll() is None and time.monotonic() < deadline:
+    while rows(cache) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     saved = rows(cache)
-    assert proc.returncode == -signal.SIGKILL and 3 <= saved < N, (proc.returncode, saved)
+    assert proc.returncode == -signal.SIGKILL and 2 <= saved < N, (proc.returncode, saved)
 
     requests = [Request(text, TOKENS, seed=seed) for text, seed in prompts]
     resumed = build_teacher(cfg, cache)
