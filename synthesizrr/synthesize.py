@@ -104,7 +104,8 @@ def run_teacher_method(cfg: Config, prep: Path, retrieved: Optional[Path], index
     requests = [Request(prompt=r.prompt, max_new_tokens=max_new, seed=request_seed(cfg.seed, r.prompt_id),
                         sample_index=getattr(r, "sample_index", 0),  # zerogen: samples of one prompt
                         system=p.system, stop=stop) for r in rows]
-    (out / "call_keys.txt").write_text("\n".join(teacher.call_keys(requests)) + "\n")
+    with (out / "call_keys.txt").open("a") as f:   # appends: attrprompt wrote its proposal calls' keys first
+        f.write("\n".join(teacher.call_keys(requests)) + "\n")
     completions = teacher.generate(requests, progress=True, desc=f"teacher {cfg.method.label}")
     drops, seen, examples = Counter(), set(), []
     for row, comp in zip(rows, completions):
