@@ -20,7 +20,8 @@ log = logging.getLogger("synthesizrr")
 
 # Bump a stage's version when its output format or semantics change, so old cache entries are not reused.
 VERSIONS = {"prepare": 1, "index": 1, "retrieve": 1, "synthesize": 1, "filter": 1, "distill": 1, "evaluate": 1}
-RETRIEVAL_METHODS = ("synthesizrr", "regen")
+RETRIEVAL_METHODS = ("synthesizrr", "regen")   # need the corpus index
+SEED_QUERY_METHODS = ("synthesizrr",)          # also the retrieve stage (seed texts as queries); regen queries labels
 TEACHER_OUTPUT_FIELDS = ("backend", "model", "chat", "temperature", "top_p", "top_k", "max_new_tokens", "stop",
                          "context_length", "extra")
 
@@ -127,20 +128,26 @@ class Pipeline:
         c = self.cfg
         m = c.method
         parts = {"prepare": self.keys["prepare"], "method": _fields(m), "seed": c.seed}
-        if m.name != "gold":
+        if m.name == "regen":  # prior work: no teacher (docs/prior_work.md)
+            from .methods.regen import key_parts
+            parts.update(key_parts(c, self.keys["index"]))
+        elif m.name != "gold":
             parts.update(teacher=_fields(c.teacher, TEACHER_OUTPUT_FIELDS),
                          prompts=_fields(c.dataset.prompts), labels=dict(c.dataset.labels),
                          max_num_tokens=c.dataset.max_num_tokens)
         else:
             parts.update(num_samples=c.filter.num_samples)
-        if m.name in RETRIEVAL_METHODS:
+        if m.name in SEED_QUERY_METHODS:
             parts.update(retrieve=self.keys["retrieve"],
                          bands=_fields(c.retriever, ["top_k", "icl_ranks", "icl_band", "gen_band", "dedup", "kind"]),
                          token_range=_fields(c.corpus, ["min_tokens", "max_tokens", "long_documents"]))
 
-        def compute(out: Path, _work: Path) -> dict:
+        def compute(out: Path, work: Path) -> dict:
             if m.name == "gold":
                 return run_gold(c, prep, out)
+            if m.name == "regen":
+                from .methods.regen import run_regen
+                return run_regen(c, index, out, work)
             return run_teacher_method(c, prep, retrieved, index, out, self.teacher())
 
         return self._stage("synthesize", parts, compute)
@@ -191,7 +198,7 @@ class Pipeline:
             index = retrieved = None
             if c.method.name in RETRIEVAL_METHODS and self._reach("index"):
                 index = self.index()
-                if self._reach("retrieve"):
+                if self._reach("retrieve") and c.method.name in SEED_QUERY_METHODS:
                     retrieved = self.retrieve(prep, index)
             if not self._reach("synthesize"):
                 return self._finish(t0)
