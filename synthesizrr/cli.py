@@ -35,6 +35,64 @@ def check_group_overrides(argv: list[str]) -> None:
                 raise ConfigError(f"{key}={option} is not a known {key}: choose one of {', '.join(groups[key])}")
 
 
+def _choices(arg: str) -> list[str]:
+    """`k=a,b` (a sweep) -> [`k=a`, `k=b`]; commas inside brackets or quotes are values, not sweeps."""
+    key, _, value = arg.partition("=")
+    depth, quote, start, out = 0, None, 0, []
+    for i, ch in enumerate(value):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(f"{key}={value[start:i]}")
+            start = i + 1
+    return out + [f"{key}={value[start:]}"] if out else [arg]
+
+
+def _first_choice(arg: str) -> str:
+    return _choices(arg)[0]
+
+
+def compose_config(overrides: list[str]):
+    """Compose conf/config.yaml with overrides; composition errors become one-line ConfigErrors."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    from .config import ConfigError
+
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            return compose("config", overrides=list(overrides))
+    except HydraException as exc:
+        cause = exc.__cause__ or exc
+        msg = str(cause).strip().splitlines()[0]
+        key = getattr(cause, "full_key", None)
+        raise ConfigError(f"{key}: {msg}" if key and key not in msg else msg) from exc
+
+
+def load_config(overrides: list[str]):
+    """The validated, typed config for these overrides (what a run would use)."""
+    from .config import validate
+
+    return validate(compose_config(overrides))
+
+
+def precheck(argv: list[str]) -> None:
+    """Validate the command line before Hydra starts any job (the first value of each sweep)."""
+    check_group_overrides(argv)
+    args = [a for a in argv if "=" in a and not a.startswith("-")]
+    first = [_first_choice(a) for a in args]
+    load_config(first)
+    for i, arg in enumerate(args):  # every other value of a sweep, with the first value of the rest
+        for choice in _choices(arg)[1:]:
+            load_config(first[:i] + [choice] + first[i + 1:])
+
+
 def _verbose(argv: list[str]) -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1" or "verbose=true" in argv
 
@@ -97,8 +155,10 @@ def main() -> None:
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        check_group_overrides(sys.argv[1:])
+        precheck(sys.argv[1:])
     except ConfigError as exc:
+        if _verbose(sys.argv[1:]):
+            raise
         _fail(str(exc))
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_task)()
 

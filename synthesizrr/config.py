@@ -276,7 +276,8 @@ class MetricsConfig:
     length_stats: bool = True
     embedding_similarity: bool = False
     embedding_model: str = "offline:minilm"
-    label_preservation: bool = False
+    label_preservation: bool = False     # oracle trained on real train data, chosen on validation data
+    oracle_max_train: Optional[int] = 5000   # seeded subsample of train for the oracle
     sample_table_rows: int = 20
     device: str = "auto"
 
@@ -336,6 +337,17 @@ def _one_line(exc: OmegaConfBaseException) -> str:
     if key and key not in msg:
         msg = f"{key}: {msg}"
     return msg
+
+
+def register_schema() -> None:
+    """Make `Config` the base of conf/config.yaml (its defaults list starts with `synthesizrr_schema`), so every
+    field can be overridden from the command line and unknown keys or wrong types fail at composition."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="synthesizrr_schema", node=Config)
+
+
+register_schema()
 
 
 def validate(cfg: DictConfig) -> Config:

@@ -24,7 +24,7 @@ def _references(cfg: Config, prep: Path) -> dict[str, list[str]]:
     return by_label
 
 
-def run_metrics(cfg: Config, prep: Path, filtered: Path, out: Path, feature_cache: Path) -> dict:
+def run_metrics(cfg: Config, prep: Path, filtered: Path, out: Path, feature_cache: Path, oracle=None) -> dict:
     m = cfg.metrics
     rows = read_jsonl(filtered / "final.jsonl")
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
@@ -52,6 +52,10 @@ def run_metrics(cfg: Config, prep: Path, filtered: Path, out: Path, feature_cach
     if m.embedding_similarity:
         from metrics.diversity import embedding_similarity
         res.update(embedding_similarity(texts, labels, model=m.embedding_model, cache_dir=feature_cache))
+    if oracle is not None:
+        from distill.oracle import label_preservation
+        lp = label_preservation(oracle(), rows, list(cfg.dataset.labels), max_length=cfg.student.max_length)
+        res.update(label_preservation=lp["accuracy"], label_preservation_macro_f1=lp["macro_f1"])
     res["num_texts"] = len(texts)
     atomic_write_json(out / "metrics.json", res)
     return res

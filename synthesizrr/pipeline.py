@@ -19,7 +19,8 @@ from .store import Store, atomic_write_json, fingerprint, read_json
 log = logging.getLogger("synthesizrr")
 
 # Bump a stage's version when its output format or semantics change, so old cache entries are not reused.
-VERSIONS = {"prepare": 1, "index": 1, "retrieve": 1, "synthesize": 1, "filter": 1, "distill": 1, "evaluate": 1}
+VERSIONS = {"prepare": 1, "index": 1, "retrieve": 1, "synthesize": 1, "filter": 1, "distill": 1, "evaluate": 1,
+            "oracle": 1}
 RETRIEVAL_METHODS = ("synthesizrr", "regen")   # need the corpus index
 SEED_QUERY_METHODS = ("synthesizrr",)          # also the retrieve stage (seed texts as queries); regen queries labels
 TEACHER_OUTPUT_FIELDS = ("backend", "model", "chat", "temperature", "top_p", "top_k", "max_new_tokens", "stop",
@@ -180,8 +181,32 @@ class Pipeline:
         c = self.cfg
         parts = {"prepare": self.keys["prepare"], "filter": self.keys["filter"], "metrics": _fields(c.metrics),
                  "seed": c.seed}
-        return self._stage("evaluate", parts,
-                           lambda out, work: run_metrics(c, prep, filtered, out, self.store.root / "features"))
+        oracle = (lambda: self.oracle(prep)) if c.metrics.label_preservation else None
+        return self._stage("evaluate", parts, lambda out, work: run_metrics(c, prep, filtered, out,
+                                                                            self.store.root / "features", oracle))
+
+    def oracle(self, prep: Path) -> Path:
+        """Label-preservation oracle: the student model trained on real train data, its learning rate chosen on
+        validation data (never test). Shared by every method on the same dataset."""
+        from distill.oracle import split_validation, train_oracle
+
+        c = self.cfg
+        parts = {"prepare": self.keys["prepare"], "student": _fields(c.student), "seed": c.seed,
+                 "max_train": c.metrics.oracle_max_train}
+
+        def compute(out: Path, work: Path) -> dict:
+            train = subsample(read_jsonl(prep / "train.jsonl"), c.metrics.oracle_max_train, c.seed)
+            val_path = prep / "validation.jsonl"
+            if val_path.exists():
+                validation = read_jsonl(val_path)
+            else:
+                train, validation = split_validation(train, 0.2, c.seed)
+            train_oracle(train, validation, list(c.dataset.labels), c.student, work)
+            import shutil
+            shutil.copytree(work / "model", out / "model")
+            return read_json(work / "oracle.json")
+
+        return self._stage("oracle", parts, compute) / "model"
 
     # ---- driver ----------------------------------------------------------------------------------------
     def teacher(self):

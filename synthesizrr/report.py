@@ -27,6 +27,7 @@ COLUMNS = [  # (record key, header, scale, decimals)
     ("distinct_2", "Distinct-2 (%) ↑", 100, 1),
     ("accuracy", "Accuracy (%) ↑", 100, 1),
     ("macro_f1", "Macro-F1 (%) ↑", 100, 1),
+    ("label_preservation", "Label preservation (%) ↑", 100, 1),
 ]
 SWEEP_METRICS = [("accuracy", "Accuracy (%)", 100), ("self_bleu_5", "Self-BLEU-5 (%)", 100),
                  ("entity_entropy_log2", "Entity entropy (bits)", 1), ("mauve", "MAUVE (%)", 100)]
@@ -104,10 +105,11 @@ def _fmt(value, scale: float, decimals: int, std=None) -> str:
 
 
 def comparison_rows(recs: list[dict]) -> tuple[list[str], list[list[str]]]:
-    header = ["Dataset", "Teacher", "Method", *[h for _, h, _, _ in COLUMNS]]
+    cols = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in recs)]  # drop columns no run has
+    header = ["Dataset", "Teacher", "Method", *[h for _, h, _, _ in cols]]
     rows = []
     for r in sorted(recs, key=_order):
-        cells = [_fmt(r.get(k), s, d, r.get(f"{k}_std")) for k, _, s, d in COLUMNS]
+        cells = [_fmt(r.get(k), s, d, r.get(f"{k}_std")) for k, _, s, d in cols]
         rows.append([r["dataset"], r["teacher"], r["method"], *cells])
     return header, rows
 

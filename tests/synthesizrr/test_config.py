@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from synthesizrr.cli import CONF_DIR, config_groups
+from synthesizrr.cli import CONF_DIR, _first_choice, config_groups, load_config
 from synthesizrr.config import ConfigError, validate
 
 GROUP_OPTIONS = [(g, o) for g, opts in config_groups().items() if g != "experiment" for o in opts]
@@ -51,8 +51,8 @@ def test_launchers_compose(launcher):
 
 
 @pytest.mark.parametrize("override,pattern", [
-    ("+teacher.tempreature=0.5", "tempreature"),
-    ("method.num_shots=abc", "num_shots"),
+    ("teacher.tempreature=0.5", "teacher.tempreature: Key 'tempreature' not in 'TeacherConfig'"),
+    ("method.num_shots=abc", "method.num_shots"),
     ("method.num_shots=-1", r"method.num_shots=-1 is out of range"),
     ("teacher.top_p=1.5", r"teacher.top_p=1.5 is out of range: allowed \(0, 1\]"),
     ("teacher.top_p=0", r"teacher.top_p=0.0 is out of range"),
@@ -62,8 +62,20 @@ def test_launchers_compose(launcher):
 ])
 def test_bad_values_raise_one_line_naming_the_key(override, pattern):
     with pytest.raises(ConfigError, match=pattern) as info:
-        validate(compose_cfg([override]))
+        load_config([override])
     assert "\n" not in str(info.value)
+
+
+def test_every_schema_field_is_overridable_without_plus():
+    cfg = load_config(["dataset.max_test_examples=7", "metrics.oracle_max_train=9", "teacher.base_urls=[a,b]"])
+    assert cfg.dataset.max_test_examples == 7 and cfg.metrics.oracle_max_train == 9
+    assert cfg.teacher.base_urls == ["a", "b"]
+
+
+def test_sweep_values_are_checked_by_their_first_choice():
+    assert _first_choice("method.num_shots=0,1,3") == "method.num_shots=0"
+    assert _first_choice("teacher.base_urls=[a,b]") == "teacher.base_urls=[a,b]"
+    assert _first_choice("x='a,b',c") == "x='a,b'"
 
 
 def _cli(*args):
@@ -75,7 +87,8 @@ def _cli(*args):
     (["teacher=nope"], "teacher=nope is not a known teacher: choose one of"),
     (["dataset=imagenet"], "dataset=imagenet is not a known dataset"),
     (["method.num_shots=-3"], "method.num_shots=-3 is out of range"),
-    (["+student.learning_rate=1"], "learning_rate"),
+    (["student.learning_rate=1"], "student.learning_rate: Key 'learning_rate' not in 'StudentConfig'"),
+    (["-m", "method.num_shots=1,-2"], "method.num_shots=-2 is out of range"),
 ])
 def test_cli_exits_2_with_one_line_and_no_traceback(args, pattern, tmp_path):
     proc = _cli(*args, f"store_dir={tmp_path}")

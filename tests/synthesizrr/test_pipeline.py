@@ -30,8 +30,9 @@ def runs(tmp_path_factory):
     out["synth"] = smoke(tmp, "method=synthesizrr")
     out["synth_again"] = smoke(tmp, "method=synthesizrr")
     out["synth_1shot"] = smoke(tmp, "method=synthesizrr", "method.num_shots=1")
-    out["fewgen"] = smoke(tmp, "method=fewgen", "method.num_shots=2")
-    out["gold"] = smoke(tmp, "method=gold")
+    lp = ["metrics.label_preservation=true", "metrics.oracle_max_train=60"]
+    out["fewgen"] = smoke(tmp, "method=fewgen", "method.num_shots=2", *lp)
+    out["gold"] = smoke(tmp, "method=gold", *lp)
     return out
 
 
@@ -96,3 +97,11 @@ def test_report_collects_every_row(runs):
     assert (out / "shots_sweep.png").exists()  # RetrICL ran with 1 and 3 shots
     assert "\\begin{tabular}" in (out / "table.tex").read_text()
     assert len(list((out / "runs").glob("*.json"))) == 4
+
+
+def test_label_preservation_oracle_is_trained_once_per_dataset(runs):
+    assert runs["fewgen"]["stages"]["oracle"]["cached"] is False
+    assert runs["gold"]["stages"]["oracle"]["cached"] is True
+    for name in ("fewgen", "gold"):
+        assert 0.0 <= runs[name]["evaluate"]["label_preservation"] <= 1.0
+    assert "Label preservation" in (runs["tmp"] / "results" / "smoke" / "table.md").read_text()
