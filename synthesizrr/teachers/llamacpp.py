@@ -6,7 +6,9 @@ Sampling is top_k -> top_p -> temperature with min_p and repeat penalty off (pur
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 from pathlib import Path
 from typing import Optional
@@ -49,7 +51,8 @@ class LlamaCppBackend(Backend):
             return self._llm
         if self._vocab is None:
             from llama_cpp import Llama
-            self._vocab = Llama(str(self.path), vocab_only=True, verbose=False)
+            with contextlib.redirect_stderr(io.StringIO()):   # a spurious context-size warning of vocab-only loads
+                self._vocab = Llama(str(self.path), vocab_only=True, verbose=False)
         return self._vocab
 
     def _load(self):
