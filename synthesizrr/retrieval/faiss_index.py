@@ -59,6 +59,14 @@ def new_index(cfg: RetrieverConfig, dim: int, shards: list[np.ndarray]) -> faiss
     return index
 
 
+def set_search_params(index: faiss.Index, cfg: RetrieverConfig, k: int) -> None:
+    """Apply the search-time knobs of ``cfg`` (ivf_nprobe, hnsw_ef_search >= k) to a loaded index."""
+    if isinstance(index, faiss.IndexIVF):
+        index.nprobe = min(cfg.ivf_nprobe, index.nlist)
+    elif isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = max(cfg.hnsw_ef_search, k)
+
+
 def merge_shards(corpus, cfg: RetrieverConfig, shard_dir: Path, num_shards: int, out_dir: Path,
                  progress: bool = True) -> dict:
     """Build ``out_dir/index.faiss`` (+ doc table and meta) from the finished shards of ``corpus``."""
@@ -108,15 +116,9 @@ class DenseRetriever:
                  for i in tqdm(range(0, len(texts), bs), desc="encode queries", disable=not self.progress)]
         return np.concatenate(parts) if parts else np.zeros((0, self.index.d), np.float32)
 
-    def _set_search_params(self, k: int) -> None:
-        if self.meta["index"] == "ivf":
-            faiss.extract_index_ivf(self.index).nprobe = min(self.cfg.ivf_nprobe, self.index.nlist)
-        elif self.meta["index"] == "hnsw":
-            self.index.hnsw.efSearch = max(self.cfg.hnsw_ef_search, k)
-
     def search_vectors(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[int, float]]]:
         k = min(top_k, self.index.ntotal)
-        self._set_search_params(k)
+        set_search_params(self.index, self.cfg, k)
         scores, rows = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
         return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
 

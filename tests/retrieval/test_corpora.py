@@ -86,3 +86,11 @@ def test_missing_id_column_missing_file_and_bad_type(jsonl, tmp_path):
     (tmp_path / "c.txt").write_text("x", encoding="utf-8")
     with pytest.raises(CorpusError, match=r"file type \['\.txt'\].*not allowed"):
         load_corpus(cfg(path="c.txt"), str(tmp_path))
+
+
+def test_hub_source_reads_a_dataset_folder_and_split(jsonl, tmp_path):
+    """source=hub calls datasets.load_dataset(path, split=...); a local dataset folder stands in for a hub id."""
+    jsonl(tmp_path / "ds" / "train.jsonl", ROWS[:2])
+    jsonl(tmp_path / "ds" / "test.jsonl", ROWS[2:])
+    ds = load_corpus(cfg(source="hub", path=str(tmp_path / "ds"), split="test", text_column="body"), "")
+    assert ds["text"] == [r["body"] for r in ROWS[2:]] and ds["doc_id"] == ["0", "1", "2", "3", "4"]
