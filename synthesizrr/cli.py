@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from . import config as _config  # noqa: F401  (registers the typed schema that conf/config.yaml builds on)
+
 CONF_DIR = Path(os.environ.get("SYNTHESIZRR_CONF", Path(__file__).resolve().parents[1] / "conf"))
 log = logging.getLogger("synthesizrr")
 

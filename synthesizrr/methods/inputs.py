@@ -5,7 +5,7 @@ For each seed (in seed order) and each rank k = 1..top_k:
 - icl_type=retrieved: ranks in icl_ranks with similarity in icl_band become demonstrations (document, seed
   text); other ranks with similarity in gen_band become generation inputs;
 - icl_type=seed: every seed is a demonstration; every rank in gen_band becomes a generation input;
-- the random retriever has no similarity filter;
+- the random and BM25 retrievers have no similarity filter (bands are cosine similarities);
 - with dedup on, a document already used as a generation input by an earlier seed is not used again.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ def band_inputs(seeds: list[dict], hits: list[list[tuple[int, float]]], doc_ids:
     """Returns {"icl": {label: [demo]}, "gen": {label: [input]}, "stats": Counter}."""
     icl, gen, stats = defaultdict(list), defaultdict(list), Counter()
     used: set[int] = set()
-    no_filter = rcfg.kind == "random"
+    no_filter = rcfg.kind != "dense"  # bands are cosine similarities; BM25 scores are unbounded, random has none
     for seed, ranked in zip(seeds, hits):
         label = seed["label"]
         if icl_type == "seed":

@@ -68,6 +68,8 @@ def test_seed_icl_uses_all_ranks_and_random_has_no_filter():
     assert [g["doc_id"] for g in out["gen"]["a"]] == ["d1", "d2", "d4"]
     rnd = _banding_case(kind="random", dedup=False)
     assert len(rnd["gen"]["a"]) == 3 and len(rnd["gen"]["b"]) == 2  # d7 is below the token range
+    bm25 = _banding_case(kind="bm25", dedup=False)  # unbounded scores: the cosine bands do not apply
+    assert [g["doc_id"] for g in bm25["gen"]["a"]] == ["d2", "d3", "d4"]
 
 
 def test_cap_per_label_is_seeded():
