@@ -119,9 +119,11 @@ class RetrieverConfig:
     gen_band: List[float] = field(default_factory=lambda: [0.4, 0.9])
     dedup: bool = True                   # drop documents already used by another seed (off = reference)
     device: str = "auto"
+    dtype: str = "auto"                  # auto: float16 on GPU, float32 on CPU
 
     def __post_init__(self) -> None:
         _choice("retriever.kind", self.kind, ("dense", "bm25", "random"))
+        _choice("retriever.dtype", self.dtype, ("auto", "float32", "float16", "bfloat16"))
         _choice("retriever.index", self.index, ("flat", "ivf", "hnsw"))
         _choice("retriever.pooling", self.pooling, ("mean", "cls"))
         _range("retriever.top_k", self.top_k, 1)

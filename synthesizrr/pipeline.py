@@ -90,7 +90,8 @@ class Pipeline:
         from .retrieval import build_index
 
         c = self.cfg
-        r = _fields(c.retriever, ["kind", "model", "pooling", "max_length", "index", "ivf_nlist", "hnsw_m"])
+        r = _fields(c.retriever, ["kind", "model", "pooling", "max_length", "index", "ivf_nlist", "hnsw_m",
+                                         "dtype"])
         parts = {"corpus": _fields(c.corpus, ["name", "source", "path", "split", "text_column", "id_column",
                                               "max_docs"]), "retriever": r}
         if c.corpus.source == "local":
