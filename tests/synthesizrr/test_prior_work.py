@@ -9,7 +9,8 @@ from hydra import compose, initialize_config_dir
 
 from synthesizrr.cli import CONF_DIR, run
 from synthesizrr.config import ConfigError, validate
-from synthesizrr.methods.attrprompt import attributed_prompts, normalize_attributes, parse_items, propose_attributes
+from synthesizrr.methods.attrprompt import (attributed_prompts, attrprompt_prompts, normalize_attributes, parse_items,
+                                            propose_attributes)
 from synthesizrr.methods.regen import cap_by_score, label_queries, pseudo_label, split_by_agreement
 from synthesizrr.methods.zerogen import zerogen_prompts
 from synthesizrr.synthesize import request_seed
@@ -122,6 +123,18 @@ def test_proposals_fall_back_to_defaults_when_the_teacher_writes_junk():
     assert rec["sources"]["business"] == {"style": "teacher", "length": "default"}
 
 
+def test_attrprompt_stage_output_records_attributes_draws_and_proposal_keys(tmp_path):
+    cfg = validate(smoke_cfg("method=attrprompt", "method.extra.num_dimensions=1"))
+    teacher = ScriptedTeacher({"attributes in which": "1. mood", '"mood"': "1. gloomy\n2. upbeat\n3. calm"})
+    rows, stats = attrprompt_prompts(cfg, teacher, tmp_path)
+    assert len(rows) == 10 and stats["proposal_calls"] == 6
+    assert (tmp_path / "call_keys.txt").read_text().split() == [f"key-{i}" for i in (0, 0, 1, 2, 3, 4)]
+    saved = json.loads((tmp_path / "attributes.json").read_text())
+    assert saved["attributes"]["tech"] == {"mood": ["gloomy", "upbeat", "calm"]}
+    assert {p: d["mood"] for p, d in saved["assignments"].items()} == {r.prompt_id: r.attributes["mood"] for r in rows}
+    assert all(f"mood: {r.attributes['mood']}." in r.prompt for r in rows)
+
+
 # ---- ReGen ------------------------------------------------------------------------------------------------
 class _Corpus:
     min_tokens, max_tokens, long_documents = 5, 100, "skip"
@@ -193,6 +206,7 @@ def test_attrprompt_end_to_end_uses_configured_attributes(runs):
         drawn = saved["assignments"][p["prompt_id"]]
         assert drawn["style"] in ("dry", "lively", "formal") and drawn["place"] in ("London", "Paris")
         assert f"style: {drawn['style']}; place: {drawn['place']}" in p["prompt"]
+    assert len(stage_file(runs, "attrprompt", "synthesize", "call_keys.txt").read_text().split()) == 10
     rows = read(stage_file(runs, "attrprompt", "synthesize", "synthetic.jsonl"))
     assert rows and all(r["method"] == "attrprompt" and r["prompt_id"].startswith("attrprompt-") for r in rows)
 
