@@ -21,8 +21,9 @@ def uniform_distribution(labels: Sequence[str]) -> dict[str, float]:
     return {lab: 1 / len(labels) for lab in labels}
 
 
-def _wanted_counts(target: dict[str, float], total: int) -> dict[str, int]:
-    # Largest remainder: floor every share, then hand the leftover units to the largest fractional parts.
+def wanted_counts(target: dict[str, float], total: int) -> dict[str, int]:
+    """Per-label counts for `total` examples: floor every share, then hand the leftover units to the largest
+    fractional parts (largest remainder)."""
     raw = {lab: frac * total for lab, frac in target.items()}
     counts = {lab: int(np.floor(v)) for lab, v in raw.items()}
     for lab in sorted(raw, key=lambda k: (counts[k] - raw[k], k))[:total - sum(counts.values())]:
@@ -43,7 +44,7 @@ def match_distribution(examples: list[dict], target: dict[str, float], total: in
     if unknown:
         raise ValueError(f"examples have label(s) {unknown} absent from the target distribution {sorted(target)}")
     rng = np.random.default_rng(seed)
-    wanted = _wanted_counts(target, total)
+    wanted = wanted_counts(target, total)
     chosen, short = [], {}
     for lab in sorted(target):
         rows = [i for i, ex in enumerate(examples) if ex["label"] == lab]

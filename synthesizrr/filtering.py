@@ -22,10 +22,14 @@ def target_size(cfg: Config) -> int | None:
 
 
 def feasible_total(rows: list[dict], target: dict[str, float], wanted: int) -> int:
-    """The largest total <= wanted whose per-label shares of `target` the rows can supply."""
+    """The largest total <= wanted whose per-label counts (as match_distribution rounds them) the rows supply."""
+    from distill.sampling import wanted_counts
+
     have = Counter(r["label"] for r in rows)
-    caps = [have.get(lab, 0) / frac for lab, frac in target.items() if frac > 0]
-    return max(0, min([wanted, *[int(c) for c in caps]]))
+    for total in range(wanted, 0, -1):
+        if all(n <= have.get(lab, 0) for lab, n in wanted_counts(target, total).items()):
+            return total
+    return 0
 
 
 def run_filter(cfg: Config, prep: Path, synth: Path, out: Path, work: Path) -> dict:

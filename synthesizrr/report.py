@@ -40,7 +40,7 @@ def _slug(*parts: str) -> str:
 def run_record(cfg, summary: dict) -> dict:
     ev, dist, filt, syn = (summary.get(k, {}) for k in ("evaluate", "distill", "filter", "synthesize"))
     rec = {
-        "name": cfg.name, "dataset": cfg.dataset.name, "teacher": cfg.teacher.name if cfg.method.name != "gold" else "-",
+        "name": cfg.name, "dataset": cfg.dataset.name, "teacher": cfg.teacher.name if cfg.method.name not in ("gold", "regen") else "-",  # no teacher used
         "method": cfg.method.label, "method_name": cfg.method.name, "num_shots": cfg.method.num_shots,
         "icl_type": cfg.method.icl_type, "retriever": cfg.retriever.name, "corpus": cfg.corpus.name,
         "student": cfg.student.name, "filter": cfg.filter.name, "seed": cfg.seed,

@@ -112,3 +112,15 @@ def test_synthesizrr_prompts_exclude_own_seed_and_fit_context():
     rows, stats = synthesizrr_prompts(_dataset(), c, m, banded, docs.__getitem__, tight, 50, seed=0)
     assert stats["prompts_shortened"] >= 1
     assert all(tight.count(r.prompt) <= 16 for r in rows)
+
+
+def test_feasible_total_agrees_with_the_sampler_rounding():
+    from distill.sampling import match_distribution
+    from synthesizrr.filtering import feasible_total
+
+    target = {"a": 0.23, "b": 0.23, "c": 0.19, "d": 0.18, "e": 0.17}
+    rows = [{"label": lab} for lab, n in zip("abcde", (2, 2, 2, 2, 2)) for _ in range(n)]
+    assert feasible_total(rows, target, 10) == 10  # a gold sample already matched keeps its size
+    few = [{"label": lab} for lab, n in zip("abcde", (1, 3, 3, 3, 3)) for _ in range(n)]
+    total = feasible_total(few, target, 10)
+    assert total == 5 and len(match_distribution(few, target, total, seed=0)) == total  # 6 needs two of a
