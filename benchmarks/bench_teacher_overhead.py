@@ -11,6 +11,10 @@ fresh cache file every run, so every call is a miss.
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # as the framework sets it, for both sides
+
 import argparse
 import tempfile
 import time
@@ -34,7 +38,7 @@ def run_direct(cfg: TeacherConfig, requests: list[Request]) -> tuple[float, list
 
     start = time.perf_counter()
     llm = Llama(resolve_model(cfg.model), n_ctx=cfg.context_length, n_threads=cfg.n_threads,
-                n_batch=min(512, cfg.context_length), verbose=False)
+                n_threads_batch=cfg.n_threads, n_batch=min(512, cfg.context_length), verbose=False)
     texts, n_out = [], 0
     for r in requests:
         llm.reset()

@@ -21,6 +21,15 @@ from .chat import ChatTemplate
 SEED_RANGE = 2 ** 32 - 1          # llama.cpp treats 0xFFFFFFFF as "random seed"
 
 
+def _llama_class():
+    # llama.cpp's OpenMP threads spin while they wait; when other processes share the cores, a descheduled
+    # thread stalls the others (prompt evaluation measured 10-40x slower). Passive waiting avoids that. It must
+    # be set before libgomp loads, i.e. before the first llama_cpp import; an explicit setting is kept.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from llama_cpp import Llama
+    return Llama
+
+
 def gguf_path(model: str) -> Path:
     """The GGUF file a teacher.model names (a path or offline:<name>); a one-line error when it is missing."""
     path = Path(os.path.expanduser(resolve_model(model)))
@@ -50,15 +59,17 @@ class LlamaCppBackend(Backend):
         if self._llm is not None:
             return self._llm
         if self._vocab is None:
-            from llama_cpp import Llama
+            Llama = _llama_class()
             with contextlib.redirect_stderr(io.StringIO()):   # a spurious context-size warning of vocab-only loads
                 self._vocab = Llama(str(self.path), vocab_only=True, verbose=False)
         return self._vocab
 
     def _load(self):
         if self._llm is None:
-            from llama_cpp import Llama
+            Llama = _llama_class()
+            # n_threads_batch too: llama-cpp-python would otherwise use every core for prompt evaluation
             self._llm = Llama(str(self.path), n_ctx=self.cfg.context_length, n_threads=self.cfg.n_threads,
+                              n_threads_batch=self.cfg.n_threads,
                               n_batch=min(512, self.cfg.context_length), verbose=False,
                               **self.cfg.extra.get("llama_kwargs", {}))
             if self._vocab is not None:
