@@ -18,7 +18,7 @@ from synthesizrr.teachers import Request, build_teacher
 
 WORKER = Path(__file__).with_name("worker.py")
 REPO = Path(__file__).resolve().parents[2]
-N, TOKENS = 6, 6
+N, TOKENS = 10, 6
 
 
 def rows(path: Path) -> int:
@@ -43,7 +43,7 @@ def test_sigkill_mid_generation_then_resume(smollm2_cfg, tmp_path):
     proc = subprocess.Popen([sys.executable, str(WORKER), job], env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 120
     while rows(cache) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     saved = rows(cache)
