@@ -114,6 +114,7 @@ def run(cfg_node) -> dict:
 
     cfg = validate(cfg_node)
     logging.getLogger("synthesizrr").setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per teacher request otherwise
     config_dict = OmegaConf.to_container(cfg_node, resolve=True)
     config_dict.pop("hydra", None)
     tracker = Tracker(cfg, config_dict, run_name=f"{cfg.dataset.name}/{cfg.method.label}")
