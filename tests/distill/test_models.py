@@ -62,3 +62,22 @@ def test_deberta_tiny_trains_and_round_trips(ledes, labels, tmp_path):
         np.testing.assert_allclose(model(**batch).logits.numpy(), again(**batch).logits.numpy(), atol=1e-5)
     assert predict(tmp_path, texts) == predict(model, texts, tok)
     assert set(predict(tmp_path, texts)) <= set(labels)
+
+
+def test_device_and_bf16_resolution():
+    import distill.fit as fit_mod
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU-only behaviour")
+    assert fit_mod.resolve_device("auto", "auto") == (torch.device("cpu"), False)
+    assert fit_mod.resolve_device("auto", True) == (torch.device("cpu"), True)  # CPU autocast when forced
+    assert fit_mod.resolve_device("cpu", "False") == (torch.device("cpu"), False)
+    with pytest.raises(ValueError, match="student.device=cuda but no CUDA device is visible"):
+        fit_mod.resolve_device("cuda", "auto")
+
+
+def test_bf16_autocast_path_trains(ledes, labels):
+    cfg = StudentConfig(name="tiny", model="offline:deberta_tiny", lr=3e-4, batch_size=16, epochs=1, max_length=32,
+                        seeds=[0], device="cpu", bf16="true")
+    model, _, history, _ = fit(ledes[:32], labels, cfg, seed=0, progress=False)
+    assert np.isfinite(history[0]["train_loss"]) and next(model.parameters()).dtype == torch.float32

@@ -72,12 +72,12 @@ train_students(data["train"], data["test"], data["labels"], cfg, sys.argv[2], pr
 
 def test_resume_after_kill_continues_from_epoch_checkpoint(ledes, labels, minilm, tmp_path):
     cfg = minilm(epochs=2, batch_size=16, max_length=32)
-    train, test = ledes[:160], ledes[400:480]
+    train, test = ledes[:96], ledes[400:448]
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"cfg": vars(cfg), "train": train, "test": test, "labels": labels}))
     out = tmp_path / "killed"
     ckpt = out / "_work" / "seed_0.pt"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # as the one_torch_thread fixture
     proc = subprocess.Popen([sys.executable, "-c", RUN, str(spec), str(out)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
