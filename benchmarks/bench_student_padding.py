@@ -72,7 +72,7 @@ class Variant:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=24, help="timed optimizer steps per variant (rounded up to a multiple of 4)")
+    ap.add_argument("--steps", type=int, default=24, help="timed steps per variant (a multiple of 4)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=256)

@@ -28,8 +28,9 @@ KEY_EXCLUDES = ("name", "seeds", "eval_batch_size", "device")
 
 def resolve_device(device: str = "auto", bf16: str | bool = "auto") -> tuple[torch.device, bool]:
     """CUDA when visible (for device=auto), else CPU; bf16 autocast on CUDA that supports it (for bf16=auto)."""
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else "cpu" if device == "auto"
-                       else device)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"student.device={device} but no CUDA device is visible: use auto or cpu")
     flag = str(bf16).lower()

@@ -59,7 +59,8 @@ def ensure_pad_token(model, tokenizer) -> None:
     """Decoder-style tokenizers lack a pad token: reuse end-of-sequence, as is usual for classification."""
     if tokenizer.pad_token_id is None:
         if tokenizer.eos_token is None:
-            raise ValueError(f"tokenizer of {model.name_or_path} has neither a pad nor an eos token: cannot pad batches")
+            raise ValueError(f"tokenizer of {model.name_or_path} has neither a pad nor an eos token: "
+                             "cannot pad batches")
         tokenizer.pad_token = tokenizer.eos_token
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id

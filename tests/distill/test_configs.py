@@ -29,7 +29,8 @@ def test_filter_configs_validate(name):
 
 def test_reference_student_settings():
     large = _load("student", "deberta_v3_large", StudentConfig)
-    assert (large.model, large.lr, large.weight_decay, large.adam_eps) == ("microsoft/deberta-v3-large", 2e-5, 1e-4, 1e-6)
+    assert (large.model, large.lr, large.weight_decay, large.adam_eps) == \
+        ("microsoft/deberta-v3-large", 2e-5, 1e-4, 1e-6)
     assert (large.batch_size * large.grad_accum, large.epochs, large.warmup_ratio) == (32, 6, 0.06)
     assert (large.max_length, large.seeds, large.dropout) == (512, [0, 1, 2, 3, 4], None)
     distil = _load("student", "distilbert_attrprompt", StudentConfig)

@@ -38,7 +38,8 @@ def test_collate_pads_to_longest_or_fixed_width():
 
 def test_check_examples_errors_and_warnings():
     labels = ["sport", "tech"]
-    with pytest.raises(ValueError, match=r"train example 1 has label 'sprot', not in the label set \['sport', 'tech'\]"):
+    msg = r"train example 1 has label 'sprot', not in the label set \['sport', 'tech'\]"
+    with pytest.raises(ValueError, match=msg):
         check_examples([{"text": "a", "label": "sport"}, {"text": "b", "label": "sprot"}], labels, "train")
     with pytest.raises(ValueError, match="lacks 'text' or 'label'"):
         check_examples([{"text": "a"}], labels, "train")

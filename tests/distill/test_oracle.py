@@ -1,4 +1,5 @@
-"""Label-preservation oracle: learning rate chosen on validation data; scores real texts well, mislabelled ones badly."""
+"""Label-preservation oracle: learning rate chosen on validation data; scores real texts well and
+mislabelled ones badly."""
 import pytest
 
 from distill.oracle import label_preservation, split_validation, train_oracle
