@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -169,8 +170,12 @@ class Pipeline:
         parts = {"prepare": self.keys["prepare"], "filter": self.keys["filter"], "student": _fields(c.student)}
 
         def compute(out: Path, work: Path) -> dict:
+            # train in the persistent work dir: finished seeds and epoch checkpoints survive a kill
             res = train_students(read_jsonl(filtered / "final.jsonl"), read_jsonl(prep / "test.jsonl"),
-                                 list(c.dataset.labels), c.student, out, work_dir=work, progress=True)
+                                 list(c.dataset.labels), c.student, work, work_dir=work / "checkpoints",
+                                 progress=True)
+            for f in work.glob("*.json"):
+                shutil.copy2(f, out / f.name)
             atomic_write_json(out / "results.json", res)
             return {k: v for k, v in res.items() if k != "per_seed"}
 
@@ -203,7 +208,6 @@ class Pipeline:
             else:
                 train, validation = split_validation(train, 0.2, c.seed)
             train_oracle(train, validation, list(c.dataset.labels), c.student, work)
-            import shutil
             shutil.copytree(work / "model", out / "model")
             return read_json(work / "oracle.json")
 
