@@ -42,7 +42,7 @@ def run_metrics(cfg: Config, prep: Path, filtered: Path, out: Path, feature_cach
         res.update(mauve_score(texts, refs, featurizer=m.mauve_featurizer, max_length=m.mauve_max_length,
                                num_buckets=m.mauve_num_buckets, scaling_factor=m.mauve_scaling_factor,
                                cache_dir=feature_cache, device=m.device))
-        res.update({f"mauve_reference_{k}": v for k, v in reuse.items()})
+        res.update(reuse)  # how often reference texts are reused (mauve_reference_reuse_max, ...)
     if m.distinct_n:
         from metrics.diversity import distinct_n
         res.update(distinct_n(texts))

@@ -24,6 +24,7 @@ COLUMNS = [  # (record key, header, scale, decimals)
     ("self_bleu_5", "Self-BLEU-5 (%) ↓", 100, 1),
     ("entity_entropy_log2", "Entity entropy (bits) ↑", 1, 2),
     ("mauve", "MAUVE (%) ↑", 100, 1),
+    ("mauve_scaling_5", "MAUVE c=5 (%) ↑", 100, 1),
     ("distinct_2", "Distinct-2 (%) ↑", 100, 1),
     ("accuracy", "Accuracy (%) ↑", 100, 1),
     ("macro_f1", "Macro-F1 (%) ↑", 100, 1),
