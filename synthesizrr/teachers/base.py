@@ -115,6 +115,24 @@ class Backend:
         pass
 
 
+class TokenizedBackend(Backend):
+    """A backend with a local tokenizer: token counts and truncation are exact. Subclasses give ``_tokens``
+    (ids without special tokens) and ``detokenize``."""
+
+    def _tokens(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def detokenize(self, ids: list[int]) -> str:
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokens(text))
+
+    def truncate_tokens(self, text: str, n: int) -> str:
+        ids = self._tokens(text)
+        return text if len(ids) <= n else self.detokenize(ids[:max(0, n)])
+
+
 def fit_left(prompt: str, render: Callable[[str], list[int]], tokenize: Callable[[str], list[int]],
              detokenize: Callable[[list[int]], str], budget: int) -> tuple[list[int], bool]:
     """Token ids of ``render(prompt)``, shortened from the left of the prompt (as the reference's left truncation)

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..config import TeacherConfig
 from ..offline import resolve_model
-from .base import Backend, Completion, Emit, Request, TeacherError, cut_at_stop, failed, fit_left
+from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, cut_at_stop, failed, fit_left
 from .chat import messages_for
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def batch_seed(requests: list[Request]) -> int:
     return int(hashlib.sha256(blob.encode()).hexdigest()[:8], 16)
 
 
-class HFBackend(Backend):
+class HFBackend(TokenizedBackend):
     name = "hf"
 
     def __init__(self, cfg: TeacherConfig):
@@ -157,12 +157,8 @@ class HFBackend(Backend):
                 if not all(keep):
                     return
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._tokens(text))
-
-    def truncate_tokens(self, text: str, n: int) -> str:
-        ids = self._tokens(text)
-        return text if len(ids) <= n else self.tokenizer.decode(ids[:max(0, n)])
+    def detokenize(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
 
     def close(self) -> None:
         self._model = None

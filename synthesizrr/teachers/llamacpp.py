@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..config import TeacherConfig
 from ..offline import resolve_model
-from .base import Backend, Completion, Emit, Request, TeacherError, failed, finish_reason, fit_left
+from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason, fit_left
 from .chat import ChatTemplate
 
 SEED_RANGE = 2 ** 32 - 1          # llama.cpp treats 0xFFFFFFFF as "random seed"
@@ -39,7 +39,7 @@ def gguf_path(model: str) -> Path:
     return path
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(TokenizedBackend):
     name = "llamacpp"
 
     def __init__(self, cfg: TeacherConfig):
@@ -132,13 +132,6 @@ class LlamaCppBackend(Backend):
                 completion = failed(f"llama.cpp: {type(exc).__name__}: {exc}")
             if not emit(i, completion):
                 return
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._tokens(text))
-
-    def truncate_tokens(self, text: str, n: int) -> str:
-        ids = self._tokens(text)
-        return text if len(ids) <= n else self.detokenize(ids[:max(0, n)])
 
     def close(self) -> None:
         for attr in ("_llm", "_vocab"):

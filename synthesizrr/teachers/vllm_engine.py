@@ -12,12 +12,12 @@ from typing import Optional
 
 from ..config import TeacherConfig
 from ..offline import resolve_model
-from .base import Backend, Completion, Emit, Request, TeacherError, failed, finish_reason, fit_left
+from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason, fit_left
 from .chat import messages_for
 from .hf import DTYPES
 
 
-class VLLMBackend(Backend):
+class VLLMBackend(TokenizedBackend):
     name = "vllm"
 
     def __init__(self, cfg: TeacherConfig):
@@ -89,12 +89,8 @@ class VLLMBackend(Backend):
     def _tokens(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._tokens(text))
-
-    def truncate_tokens(self, text: str, n: int) -> str:
-        ids = self._tokens(text)
-        return text if len(ids) <= n else self.tokenizer.decode(ids[:max(0, n)])
+    def detokenize(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
 
     def close(self) -> None:
         self._llm = None
