@@ -196,6 +196,8 @@ def plot_shot_sweep(recs: list[dict], path: Path) -> bool:
             xs = [r["num_shots"] for r in rs]
             ys = [(r.get(key) if r.get(key) is not None else float("nan")) * scale for r in rs]
             ax.plot(xs, ys, marker="o", label=name, color=f"C{i}")
+        if max(r["num_shots"] for rs in lines.values() for r in rs) > 8:
+            ax.set_xscale("symlog", linthresh=1)  # 0, 1, 3 and 32 shots stay readable
         ax.set_xlabel("in-context shots")
         ax.set_title(title)
     axes[0].legend(fontsize=7)
