@@ -233,15 +233,15 @@ class Pipeline:
             if not self._reach("synthesize"):
                 return self._finish(t0)
             synth = self.synthesize(prep, retrieved, index)
+            self.summary["synthesize"] = read_json(synth / "figures.json")
             if not self._reach("filter"):
                 return self._finish(t0)
             filtered = self.filter(prep, synth)
+            self.summary["filter"] = read_json(filtered / "figures.json")
             if self._reach("distill"):
                 self.summary["distill"] = read_json(self.distill(prep, filtered) / "figures.json")
             if self._reach("evaluate"):
                 self.summary["evaluate"] = read_json(self.evaluate(prep, filtered) / "figures.json")
-            self.summary["synthesize"] = read_json(synth / "figures.json")
-            self.summary["filter"] = read_json(filtered / "figures.json")
             if self._reach("report"):
                 from .report import record_run
                 self.summary["report_dir"] = str(record_run(c, self.summary, filtered))

@@ -29,6 +29,7 @@ def runs(tmp_path_factory):
     out = {"tmp": tmp}
     out["synth"] = smoke(tmp, "method=synthesizrr")
     out["synth_again"] = smoke(tmp, "method=synthesizrr")
+    out["synth_upto"] = smoke(tmp, "method=synthesizrr", "stage=synthesize")
     out["synth_1shot"] = smoke(tmp, "method=synthesizrr", "method.num_shots=1")
     lp = ["metrics.label_preservation=true", "metrics.oracle_max_train=60"]
     out["fewgen"] = smoke(tmp, "method=fewgen", "method.num_shots=2", *lp)
@@ -105,3 +106,9 @@ def test_label_preservation_oracle_is_trained_once_per_dataset(runs):
     for name in ("fewgen", "gold"):
         assert 0.0 <= runs[name]["evaluate"]["label_preservation"] <= 1.0
     assert "Label preservation" in (runs["tmp"] / "results" / "smoke" / "table.md").read_text()
+
+
+def test_stage_option_stops_after_that_stage(runs):
+    s = runs["synth_upto"]
+    assert set(s["stages"]) == {"prepare", "index", "retrieve", "synthesize"}
+    assert s["synthesize"]["num_prompts"] == 10 and "distill" not in s and "report_dir" not in s
