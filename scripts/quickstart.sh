@@ -3,6 +3,6 @@
 # Results land in results/quickstart/. Extra arguments are Hydra overrides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh offline,dev
+bash scripts/setup_env.sh offline,dev,cluster
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec .venv/bin/synthesizrr experiment=quickstart "$@"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install the project with the given extras (default: offline,dev).
+# Create .venv (once) and install the project with the given extras (default: offline,dev,cluster).
 # Idempotent: a stamp keyed by pyproject.toml skips the install when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-offline,dev}"
+extras="${1:-offline,dev,cluster}"
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-${extras//,/_}"
