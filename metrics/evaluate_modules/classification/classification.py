@@ -3,21 +3,12 @@
 Load by local path (no hub): ``evaluate.load("/abs/path/metrics/evaluate_modules/classification")``.
 The computation lives in the ``metrics`` package; this file only adapts it to the ``evaluate`` interface.
 """
-import datasets
-import evaluate
-
+from metrics import evaluate_base  # the module, not the class: evaluate.load picks the one class defined here
 from metrics.classification import classification_metrics
 
 
-class Classification(evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="",
-            inputs_description="predictions: list of texts (see the module docstring of the metrics package)",
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Value("string")}),
-        )
+class Classification(evaluate_base.TextMetric):
+    extra_columns = ('references',)
 
     def _compute(self, predictions, references, labels=None):
         labels = list(labels) if labels is not None else sorted(set(references) | set(predictions))

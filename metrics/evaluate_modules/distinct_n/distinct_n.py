@@ -3,20 +3,10 @@
 Load by local path (no hub): ``evaluate.load("/abs/path/metrics/evaluate_modules/distinct_n")``.
 The computation lives in the ``metrics`` package; this file only adapts it to the ``evaluate`` interface.
 """
-import datasets
-import evaluate
-
+from metrics import evaluate_base  # the module, not the class: evaluate.load picks the one class defined here
 from metrics.diversity import distinct_n
 
 
-class DistinctN(evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="",
-            inputs_description="predictions: list of texts (see the module docstring of the metrics package)",
-            features=datasets.Features({"predictions": datasets.Value("string")}),
-        )
-
+class DistinctN(evaluate_base.TextMetric):
     def _compute(self, predictions, max_n=4, tokenizer="regex"):
         return distinct_n(list(predictions), max_n=max_n, tokenizer=tokenizer)

@@ -3,20 +3,12 @@
 Load by local path (no hub): ``evaluate.load("/abs/path/metrics/evaluate_modules/embedding_similarity")``.
 The computation lives in the ``metrics`` package; this file only adapts it to the ``evaluate`` interface.
 """
-import datasets
-import evaluate
-
+from metrics import evaluate_base  # the module, not the class: evaluate.load picks the one class defined here
 from metrics.diversity import embedding_similarity
 
 
-class EmbeddingSimilarity(evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="",
-            inputs_description="predictions: list of texts (see the module docstring of the metrics package)",
-            features=datasets.Features({"predictions": datasets.Value("string"), "labels": datasets.Value("string")}),
-        )
+class EmbeddingSimilarity(evaluate_base.TextMetric):
+    extra_columns = ('labels',)
 
     def _compute(self, predictions, labels, model="offline:minilm", cache_dir=None):
         return embedding_similarity(list(predictions), list(labels), model=model, cache_dir=cache_dir)

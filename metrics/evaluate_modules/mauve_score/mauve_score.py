@@ -4,21 +4,11 @@
 Load by local path (no hub): ``evaluate.load("/abs/path/metrics/evaluate_modules/mauve_score")``.
 The computation lives in the ``metrics`` package; this file only adapts it to the ``evaluate`` interface.
 """
-import datasets
-import evaluate
-
+from metrics import evaluate_base  # the module, not the class: evaluate.load picks the one class defined here
 from metrics.mauve_score import mauve_score
 
 
-class MauveScore(evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="",
-            inputs_description="predictions: list of texts (see the module docstring of the metrics package)",
-            features=datasets.Features({"predictions": datasets.Value("string")}),
-        )
-
+class MauveScore(evaluate_base.TextMetric):
     def _compute(self, predictions, reference_texts=None, featurizer="offline:minilm", max_length=512, num_buckets=30,
                  scaling_factor=1.0, cache_dir=None, device="auto", seed=25, batch_size=32):
         if not reference_texts:
