@@ -22,6 +22,19 @@ BUSY_TIMEOUT_MS = 60_000
 _CHUNK = 500   # keys per SELECT (SQLite limits bound parameters)
 
 
+def _while_locked(statement, timeout_s: float = BUSY_TIMEOUT_MS / 1000):
+    """Run a statement, retrying while another process holds the lock. Switching to WAL (and creating the table
+    in a brand-new file) can fail with 'database is locked' at once: SQLite's busy handler does not cover it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return statement()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def call_key(identity: dict, request: Request, stop: list[str]) -> str:
     """sha256 of everything that determines a call's output: teacher identity (backend, model, chat flag,
     decoding settings) and the request (prompt, system, max_new_tokens, stop, seed, sample_index)."""
@@ -41,9 +54,9 @@ class CallCache:
                                    isolation_level=None, check_same_thread=False)
         self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if self.path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
             self._db.execute("PRAGMA synchronous=NORMAL")   # durable across process kills; WAL keeps it safe
-        self._db.execute(SCHEMA)
+        _while_locked(lambda: self._db.execute(SCHEMA))
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
         keys = list(dict.fromkeys(keys))

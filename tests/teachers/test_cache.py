@@ -87,3 +87,26 @@ def test_two_processes_share_one_cache_file(server, tmp_path):
     only_a = [r.at for r in server.requests if int(r.prompt.split()[1]) < 100]
     only_b = [r.at for r in server.requests if int(r.prompt.split()[1]) >= 200]
     assert min(only_b) < max(only_a) and min(only_a) < max(only_b)   # the two processes really wrote at once
+
+
+def _open_and_close(path, barrier):
+    from synthesizrr.teachers.cache import CallCache
+
+    barrier.wait()          # every process opens the brand-new file at the same moment
+    CallCache(Path(path)).close()
+
+
+def test_processes_opening_a_new_cache_at_once_all_succeed(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    failures = 0
+    for trial in range(15):
+        barrier = ctx.Barrier(4)
+        procs = [ctx.Process(target=_open_and_close, args=(tmp_path / f"c{trial}.sqlite", barrier)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=60)
+        failures += sum(p.exitcode != 0 for p in procs)
+    assert failures == 0  # switching to WAL raised 'database is locked' without the retry
