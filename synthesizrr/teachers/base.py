@@ -125,12 +125,37 @@ class TokenizedBackend(Backend):
     def detokenize(self, ids: list[int]) -> str:
         raise NotImplementedError
 
+    def _render(self, prompt: str, system: Optional[str]) -> list[int]:
+        """Token ids of the full model input (chat template applied where configured)."""
+        raise NotImplementedError
+
     def count_tokens(self, text: str) -> int:
         return len(self._tokens(text))
 
     def truncate_tokens(self, text: str, n: int) -> str:
         ids = self._tokens(text)
         return text if len(ids) <= n else self.detokenize(ids[:max(0, n)])
+
+    def prompt_ids(self, request: Request) -> list[int]:
+        """Token ids the model sees, shortened from the left when prompt + max_new_tokens exceed the context."""
+        budget = self.cfg.context_length - request.max_new_tokens
+        if budget < 1:
+            raise TeacherError(f"max_new_tokens={request.max_new_tokens} leaves no room for a prompt in "
+                               f"teacher.context_length={self.cfg.context_length}")
+        ids, cut = fit_left(request.prompt, lambda p: self._render(p, request.system), self._tokens,
+                            self.detokenize, budget)
+        self.truncated += cut
+        return ids
+
+
+def render_with_tokenizer(tok, chat: bool, prompt: str, system: Optional[str]) -> list[int]:
+    """HF-tokenizer input ids: the tokenizer's chat template when `chat` and it has one, else the raw prompt."""
+    if chat and tok.chat_template:
+        from .chat import messages_for
+
+        text = tok.apply_chat_template(messages_for(prompt, system), add_generation_prompt=True, tokenize=False)
+        return tok(text, add_special_tokens=False)["input_ids"]
+    return tok(prompt)["input_ids"]
 
 
 def fit_left(prompt: str, render: Callable[[str], list[int]], tokenize: Callable[[str], list[int]],

@@ -15,8 +15,7 @@ from typing import Optional
 
 from ..config import TeacherConfig
 from ..offline import resolve_model
-from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, cut_at_stop, failed, fit_left
-from .chat import messages_for
+from .base import TokenizedBackend, render_with_tokenizer, Completion, Emit, Request, TeacherError, cut_at_stop, failed
 
 log = logging.getLogger(__name__)
 
@@ -92,21 +91,7 @@ class HFBackend(TokenizedBackend):
         return self._model
 
     def _render(self, prompt: str, system: Optional[str]) -> list[int]:
-        tok = self.tokenizer
-        if self.cfg.chat and tok.chat_template:
-            text = tok.apply_chat_template(messages_for(prompt, system), add_generation_prompt=True, tokenize=False)
-            return tok(text, add_special_tokens=False)["input_ids"]
-        return tok(prompt)["input_ids"]
-
-    def prompt_ids(self, request: Request) -> list[int]:
-        budget = self.cfg.context_length - request.max_new_tokens
-        if budget < 1:
-            raise TeacherError(f"max_new_tokens={request.max_new_tokens} leaves no room for a prompt in "
-                               f"teacher.context_length={self.cfg.context_length}")
-        ids, cut = fit_left(request.prompt, lambda p: self._render(p, request.system), self._tokens,
-                            self.tokenizer.decode, budget)
-        self.truncated += cut
-        return ids
+        return render_with_tokenizer(self.tokenizer, self.cfg.chat, prompt, system)
 
     def _tokens(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..config import TeacherConfig
 from ..offline import resolve_model
-from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason, fit_left
+from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .chat import ChatTemplate
 
 SEED_RANGE = 2 ** 32 - 1          # llama.cpp treats 0xFFFFFFFF as "random seed"
@@ -91,17 +91,6 @@ class LlamaCppBackend(TokenizedBackend):
         bos = llm.token_bos()
         add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
         return [bos] + ids if add_bos and bos >= 0 and ids[:1] != [bos] else ids
-
-    def prompt_ids(self, request: Request) -> list[int]:
-        """Token ids the model sees, shortened from the left when prompt + max_new_tokens exceed the context."""
-        budget = self.cfg.context_length - request.max_new_tokens
-        if budget < 1:
-            raise TeacherError(f"max_new_tokens={request.max_new_tokens} leaves no room for a prompt in "
-                               f"teacher.context_length={self.cfg.context_length}")
-        ids, cut = fit_left(request.prompt, lambda p: self._render(p, request.system), self._tokens,
-                            self.detokenize, budget)
-        self.truncated += cut
-        return ids
 
     def _tokens(self, text: str) -> list[int]:
         return self._tok().tokenize(text.encode("utf-8"), add_bos=False, special=False)

@@ -12,8 +12,7 @@ from typing import Optional
 
 from ..config import TeacherConfig
 from ..offline import resolve_model
-from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason, fit_left
-from .chat import messages_for
+from .base import TokenizedBackend, render_with_tokenizer, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .hf import DTYPES
 
 
@@ -52,11 +51,7 @@ class VLLMBackend(TokenizedBackend):
         return self._tok
 
     def _render(self, prompt: str, system: Optional[str]) -> list[int]:
-        tok = self.tokenizer
-        if self.cfg.chat and tok.chat_template:
-            text = tok.apply_chat_template(messages_for(prompt, system), add_generation_prompt=True, tokenize=False)
-            return tok(text, add_special_tokens=False)["input_ids"]
-        return tok(prompt)["input_ids"]
+        return render_with_tokenizer(self.tokenizer, self.cfg.chat, prompt, system)
 
     def _params(self, request: Request):
         from vllm import SamplingParams
@@ -70,12 +65,7 @@ class VLLMBackend(TokenizedBackend):
         size = int(self.cfg.extra.get("chunk_size", 256))
         for start in range(0, len(requests), size):
             chunk = requests[start:start + size]
-            prompts = []
-            for r in chunk:
-                ids, cut = fit_left(r.prompt, lambda p, r=r: self._render(p, r.system), self._tokens,
-                                    self.tokenizer.decode, self.cfg.context_length - r.max_new_tokens)
-                self.truncated += cut
-                prompts.append({"prompt_token_ids": ids})
+            prompts = [{"prompt_token_ids": self.prompt_ids(r)} for r in chunk]
             try:
                 outs = llm.generate(prompts, [self._params(r) for r in chunk], use_tqdm=False)
                 done = [Completion(text=o.outputs[0].text, tokens_in=len(o.prompt_token_ids),
