@@ -36,6 +36,24 @@ def fail(message: str) -> None:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
+def json_record(line: str, line_no: int, path, field: str, kind: str, counts: dict) -> dict | None:
+    """One JSONL record as a dict. A first line that is not a JSON object, or a first record without `field`,
+    stops the recipe naming the file as not `kind`; a later malformed line counts as counts['malformed'] and
+    gives None."""
+    try:
+        record = json.loads(line)
+        if not isinstance(record, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        if line_no == 0:
+            fail(f"{path} is not {kind}: its first line is not a JSON object")
+        counts["malformed"] += 1
+        return None
+    if line_no == 0 and field not in record:
+        fail(f"{path} is not {kind}: its first record lacks the field '{field}'")
+    return record
+
+
 def raw_path(*parts: str) -> Path:
     """Default location of a manually downloaded source: $SYNTHESIZRR_RAW_ROOT (default ./raw)/<parts>."""
     return Path(os.environ.get("SYNTHESIZRR_RAW_ROOT", "raw")).joinpath(*parts)

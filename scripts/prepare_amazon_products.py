@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (JsonlWriter, atomic_dir, check_md5, fail, iter_lines, normalize_ws, output_dir,  # noqa: E402
-                     raw_path, require_file, space_list_numbers, strip_html, write_stats)
+from _common import (JsonlWriter, atomic_dir, check_md5, iter_lines, json_record, normalize_ws,  # noqa: E402
+                     output_dir, raw_path, require_file, space_list_numbers, strip_html, write_stats)
 
 NAME = "amazon_products"
 HOW_TO_GET = ("fill the request form at https://nijianmo.github.io/amazon/index.html (Amazon Review Data 2018), "
@@ -77,16 +77,10 @@ def main(argv=None) -> int:
                 if args.max_docs is not None and line_no >= args.max_docs:
                     break
                 stats["lines"] += 1
-                try:
-                    product = json.loads(line)
-                    asin = str(product.get("asin") or "").strip()
-                except (ValueError, AttributeError):
-                    if line_no == 0:
-                        fail(f"{path} is not Amazon 2018 metadata: its first line is not a JSON object")
-                    stats["malformed"] += 1
+                product = json_record(line, line_no, path, "asin", "Amazon 2018 metadata", stats)
+                if product is None:
                     continue
-                if line_no == 0 and "asin" not in product:
-                    fail(f"{path} is not Amazon 2018 metadata: its first record lacks the field 'asin'")
+                asin = str(product.get("asin") or "").strip()
                 if not asin:
                     stats["no_asin"] += 1
                     continue

@@ -17,8 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (JsonlWriter, atomic_dir, fail, iter_lines, normalize_ws, output_dir, raw_path,  # noqa: E402
-                     require_file, write_stats)
+from _common import (JsonlWriter, atomic_dir, fail, iter_lines, json_record, normalize_ws,  # noqa: E402
+                     output_dir, raw_path, require_file, write_stats)
 
 PARTITIONS = ("india", "regional", "dominant")
 DEFAULT_DOMAINS = Path(__file__).resolve().parent / "data" / "realnews_domains.json"
@@ -83,16 +83,10 @@ def main(argv=None) -> int:
         for line_no, line in enumerate(iter_lines(path, desc="realnews")):
             if args.max_docs is not None and line_no >= args.max_docs:
                 break
-            try:
-                article = json.loads(line)
-                text = normalize_ws(str(article.get("text") or ""), keep_newlines=True)
-            except (ValueError, AttributeError):
-                if line_no == 0:
-                    fail(f"{path} is not RealNews JSONL: its first line is not a JSON object")
-                skipped["malformed"] += 1
+            article = json_record(line, line_no, path, "text", "RealNews JSONL", skipped)
+            if article is None:
                 continue
-            if line_no == 0 and "text" not in article:
-                fail(f"{path} is not RealNews JSONL: its first article lacks the field 'text'")
+            text = normalize_ws(str(article.get("text") or ""), keep_newlines=True)
             if len(text) < args.min_chars:
                 skipped["short"] += 1
                 continue
