@@ -57,7 +57,7 @@ def build_prompt_rows(cfg: Config, prep: Path, retrieved: Optional[Path], index:
         corpus, doc_text = _doc_lookup(index)
         hits = read_jsonl(retrieved / "hits.jsonl")
         doc_ids = list(corpus["doc_id"])
-        doc_tokens = _doc_tokens(index, corpus)
+        doc_tokens = _doc_tokens(index)
         banded = band_inputs(seeds, [list(zip(h["rows"], h["scores"])) for h in hits], doc_ids, doc_tokens,
                              cfg.retriever, cfg.corpus, m.icl_type)
         if not banded["gen"]:
@@ -84,7 +84,7 @@ def build_prompt_rows(cfg: Config, prep: Path, retrieved: Optional[Path], index:
     raise NotImplementedError(f"method '{m.name}' has no prompt builder")
 
 
-def _doc_tokens(index: Path, corpus) -> list[int]:
+def _doc_tokens(index: Path) -> list[int]:
     from .retrieval import load_doc_table
 
     return load_doc_table(index / "index").column("num_tokens").to_pylist()

@@ -1,7 +1,6 @@
 """Every config file composes and validates; bad values fail early with one line naming the key."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir

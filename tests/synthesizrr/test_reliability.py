@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from synthesizrr.testing.fake_llm_server import FakeLLMServer
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from synthesizrr.config import TeacherConfig
 from synthesizrr.teachers import Request, build_teacher
 
 WORKER = Path(__file__).with_name("worker.py")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthesizrr.teachers import Request, TeacherError, build_teacher
+from synthesizrr.teachers import Request, build_teacher
 from synthesizrr.teachers.cached import CachedTeacher
 
 N_TOKENS = 8
