@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from synthesizrr.config import TeacherConfig
+from synthesizrr.core.config import TeacherConfig
 from synthesizrr.teachers import Request, build_teacher
 from synthesizrr.testing.fake_llm_server import FakeLLMServer
 

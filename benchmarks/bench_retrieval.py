@@ -25,7 +25,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from synthesizrr.config import RetrieverConfig  # noqa: E402
+from synthesizrr.core.config import RetrieverConfig  # noqa: E402
 from synthesizrr.retrieval.encoder import Encoder  # noqa: E402
 from synthesizrr.retrieval.faiss_index import new_index, set_search_params  # noqa: E402
 

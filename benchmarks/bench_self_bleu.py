@@ -33,7 +33,7 @@ def news_texts(n: int, split: str = "train", offset: int = 0) -> tuple[list[str]
                 if len(texts) == n:
                     break
         return texts, f"AG News {split} rows {offset}..{offset + len(texts) - 1} ({path})"
-    from synthesizrr.offline import bbc_articles
+    from synthesizrr.core.assets import bbc_articles
 
     arts = bbc_articles()[offset:offset + n]
     return [a["lede"] for a in arts], f"BBC News article ledes {offset}..{offset + len(arts) - 1}"

@@ -22,7 +22,7 @@ from transformers import AutoTokenizer, set_seed  # noqa: E402
 
 from distill.data import batch_order, collate, encode  # noqa: E402
 from distill.models import load_student  # noqa: E402
-from synthesizrr.offline import BBC_LABELS, bbc_articles, resolve_model  # noqa: E402
+from synthesizrr.core.assets import BBC_LABELS, bbc_articles, resolve_model  # noqa: E402
 
 ROUND = 4  # timed steps per variant per round
 VARIANTS = {  # name -> (group_by_length, pad_to_max)

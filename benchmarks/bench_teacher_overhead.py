@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from synthesizrr.config import TeacherConfig
-from synthesizrr.offline import resolve_model
+from synthesizrr.core.config import TeacherConfig
+from synthesizrr.core.assets import resolve_model
 from synthesizrr.teachers import Request, build_teacher
 
 TOPICS = ["football", "a central bank", "a new phone", "an election", "a film premiere", "a tennis final",

@@ -16,8 +16,8 @@ import numpy as np
 from distill.checkpoint import clear_checkpoint
 from distill.data import check_examples
 from distill.fit import fit, predict_proba, resolve_device, run_key
-from synthesizrr.config import FilterConfig, StudentConfig
-from synthesizrr.store import atomic_write_json, read_json
+from synthesizrr.core.config import FilterConfig, StudentConfig
+from synthesizrr.core.store import atomic_write_json, read_json
 
 
 def filter_student(cfg: FilterConfig, seed: int) -> StudentConfig:

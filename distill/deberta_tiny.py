@@ -47,7 +47,7 @@ def tokenizer_dir(cache_dir: str | Path | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
         if not (out / "tokenizer.json").exists():
-            from synthesizrr.offline import bbc_split
+            from synthesizrr.core.assets import bbc_split
             texts = [f"{r['title']}. {r['body']}" for r in bbc_split()["pool"]]
             tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".deberta_tiny."))
             _train_tokenizer(texts).save_pretrained(tmp)

@@ -18,8 +18,8 @@ from transformers.optimization import get_linear_schedule_with_warmup
 from distill.checkpoint import load_checkpoint, save_checkpoint
 from distill.data import batch_order, check_examples, collate, encode
 from distill.models import load_student
-from synthesizrr.config import StudentConfig
-from synthesizrr.store import fingerprint
+from synthesizrr.core.config import StudentConfig
+from synthesizrr.core.store import fingerprint
 
 log = logging.getLogger(__name__)
 # Fields that do not change what is learned; left out of the run key so changing them keeps finished work.

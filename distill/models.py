@@ -9,7 +9,7 @@ from typing import Sequence
 
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PretrainedConfig
 
-from synthesizrr.offline import OFFLINE_PREFIX, resolve_model
+from synthesizrr.core.assets import OFFLINE_PREFIX, resolve_model
 
 STUDENT_OFFLINE = ("offline:minilm", "offline:deberta_tiny")
 

@@ -14,8 +14,8 @@ from distill.data import check_examples
 from distill.fit import fit, run_key
 from distill.train import predict
 from metrics.classification import classification_metrics
-from synthesizrr.config import StudentConfig
-from synthesizrr.store import atomic_write_json, read_json
+from synthesizrr.core.config import StudentConfig
+from synthesizrr.core.store import atomic_write_json, read_json
 
 DEFAULT_LRS = (2e-5, 5e-5, 1e-4)  # the reference's HPO grid for learning rates
 

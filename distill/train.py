@@ -17,8 +17,8 @@ from distill.data import check_examples
 from distill.fit import fit, predict_proba, resolve_device, run_key
 from distill.models import load_classifier
 from metrics.classification import classification_metrics
-from synthesizrr.config import StudentConfig
-from synthesizrr.store import atomic_write_json, read_json
+from synthesizrr.core.config import StudentConfig
+from synthesizrr.core.store import atomic_write_json, read_json
 
 
 def predict(model_dir_or_obj, texts: Sequence[str], tokenizer=None, max_length: int = 512, batch_size: int = 128,

@@ -101,7 +101,7 @@ def resolve_device(device: str) -> str:
 def _load(name: str, device: str):
     from transformers import AutoModel, AutoTokenizer
 
-    from synthesizrr.offline import resolve_model
+    from synthesizrr.core.assets import resolve_model
 
     path = resolve_model(name)
     tokenizer = AutoTokenizer.from_pretrained(path)

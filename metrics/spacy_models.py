@@ -14,7 +14,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from synthesizrr.offline import spacy_model_candidates
+from synthesizrr.core.assets import spacy_model_candidates
 
 PURPOSES = ("tokenizer", "ner")
 NER_COMPONENTS = ("ner", "entity_ruler")

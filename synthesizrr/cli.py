@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import config as _config  # noqa: F401  (registers the typed schema that conf/config.yaml builds on)
+from .core import config as _config  # noqa: F401  (registers the typed schema that conf/config.yaml builds on)
 
 CONF_DIR = Path(os.environ.get("SYNTHESIZRR_CONF", Path(__file__).resolve().parents[1] / "conf"))
 log = logging.getLogger("synthesizrr")
@@ -22,7 +22,7 @@ def config_groups() -> dict[str, list[str]]:
 
 def check_group_overrides(argv: list[str]) -> None:
     """Fail fast, in one line, on `group=option` overrides that name no config file."""
-    from .config import ConfigError
+    from .core.errors import ConfigError
 
     groups = config_groups()
     for arg in argv:
@@ -65,7 +65,7 @@ def compose_config(overrides: list[str]):
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 
-    from .config import ConfigError
+    from .core.errors import ConfigError
 
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
@@ -79,7 +79,7 @@ def compose_config(overrides: list[str]):
 
 def load_config(overrides: list[str]):
     """The validated, typed config for these overrides (what a run would use)."""
-    from .config import validate
+    from .core.config import validate
 
     return validate(compose_config(overrides))
 
@@ -108,7 +108,7 @@ def run(cfg_node) -> dict:
     """Validate a composed config and run the pipeline; returns the run summary."""
     from omegaconf import OmegaConf
 
-    from .config import validate
+    from .core.config import validate
     from .pipeline import Pipeline
     from .tracking import Tracker
 
@@ -135,26 +135,22 @@ def run(cfg_node) -> dict:
 
 
 def _task(cfg_node) -> None:
-    from .config import ConfigError
-    from .data import DataError
+    from .core.errors import SynthesizrrError
 
     argv = sys.argv[1:]
     try:
         run(cfg_node)
-    except (ConfigError, DataError) as exc:
+    except SynthesizrrError as exc:  # config, data, teacher budget, missing asset: one line, traceback opt-in
         if _verbose(argv):
             raise
-        _fail(str(exc))
-    except Exception as exc:  # teacher budget exhaustion and the like: say it in one line, keep the traceback opt-in
-        if _verbose(argv) or type(exc).__name__ not in ("FailureBudgetExceeded", "TeacherError", "OfflineAssetMissing"):
-            raise
-        _fail(f"{type(exc).__name__}: {exc}")
+        msg = str(exc)
+        _fail(msg if type(exc).__name__ in ("ConfigError", "DataError") else f"{type(exc).__name__}: {msg}")
 
 
 def main() -> None:
     import hydra
 
-    from .config import ConfigError
+    from .core.errors import ConfigError
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:

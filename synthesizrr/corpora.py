@@ -21,8 +21,8 @@ from typing import Optional
 
 import datasets
 
-from synthesizrr.config import CorpusConfig
-from synthesizrr.store import fingerprint
+from synthesizrr.core.config import CorpusConfig
+from synthesizrr.core.store import fingerprint
 
 _BUILDERS = {".jsonl": "json", ".json": "json", ".jsonl.gz": "json", ".json.gz": "json",
              ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
@@ -78,7 +78,7 @@ def _is_empty(files: list[str]) -> bool:
 
 
 def _bbc_embedded() -> datasets.Dataset:
-    from synthesizrr.offline import bbc_split
+    from synthesizrr.core.assets import bbc_split
 
     pool = bbc_split()["pool"]
     return datasets.Dataset.from_dict({

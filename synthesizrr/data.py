@@ -9,14 +9,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from .config import DatasetConfig
-from .offline import bbc_split
+from .core.config import DatasetConfig
+from .core.assets import bbc_split
+from .core.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file, column or label."""
 
 
 _BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}

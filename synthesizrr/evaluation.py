@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .config import Config
+from .core.config import Config
 from .data import read_jsonl
-from .store import atomic_write_json
+from .core.store import atomic_write_json
 
 log = logging.getLogger("synthesizrr")
 

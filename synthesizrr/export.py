@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from .data import read_jsonl, write_jsonl
-from .store import atomic_write_json, atomic_write_text
+from .core.store import atomic_write_json, atomic_write_text
 
 CARD_METRICS = ("self_bleu_5", "entity_entropy_log2", "mauve", "distinct_2", "accuracy", "macro_f1")
 

@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from .config import Config
+from .core.config import Config
 from .data import DataError, label_distribution, read_jsonl, write_jsonl
 from .synthesize import gold_size
 

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from .config import STAGES, Config
+from .core.config import STAGES, Config
 from .data import draw_seed_set, label_distribution, load_splits, read_jsonl, source_signature, subsample, write_jsonl
-from .store import Store, atomic_write_json, fingerprint, read_json
+from .core.store import Store, atomic_write_json, fingerprint, read_json
 
 log = logging.getLogger("synthesizrr")
 

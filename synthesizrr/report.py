@@ -16,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from .store import atomic_write_json, atomic_write_text
+from .core.store import atomic_write_json, atomic_write_text
 from .tracking import scrub
 
 COLUMNS = [  # (record key, header, scale, decimals)

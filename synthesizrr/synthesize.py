@@ -6,12 +6,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from .config import Config
+from .core.config import Config
 from .data import DataError, label_distribution, read_jsonl, write_jsonl
 from .methods.builders import TokenTools, fewgen_prompts, synthesizrr_prompts
 from .methods.inputs import band_inputs, cap_per_label
 from .methods.parsing import DROP_REASONS, clean, drop_reason
-from .store import atomic_write_json, fingerprint
+from .core.store import atomic_write_json, fingerprint
 
 log = logging.getLogger("synthesizrr")
 

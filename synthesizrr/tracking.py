@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from .config import Config
+from .core.config import Config
 
 log = logging.getLogger("synthesizrr")
 _SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)

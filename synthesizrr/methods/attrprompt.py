@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..config import Config, ConfigError, DatasetConfig, MethodConfig
-from ..store import atomic_write_json
+from ..core.config import Config, ConfigError, DatasetConfig, MethodConfig
+from ..core.store import atomic_write_json
 from . import prompts as P
 from .builders import PromptRow
 

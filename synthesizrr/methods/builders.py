@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Optional
 
-from ..config import CorpusConfig, DatasetConfig, MethodConfig
+from ..core.config import CorpusConfig, DatasetConfig, MethodConfig
 from . import prompts as P
 
 

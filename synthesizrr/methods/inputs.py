@@ -14,7 +14,7 @@ import math
 import random
 from collections import Counter, defaultdict
 
-from ..config import CorpusConfig, RetrieverConfig
+from ..core.config import CorpusConfig, RetrieverConfig
 
 
 def _in_band(score: float, band) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..config import PromptConfig
+from ..core.config import PromptConfig
 
 _REFUSALS = ("i'm sorry", "i am sorry", "i cannot", "i can't", "as an ai", "i apologize", "i'm unable",
              "i am unable")

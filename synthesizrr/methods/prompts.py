@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ..config import PromptConfig
+from ..core.config import PromptConfig
 
 Truncate = Callable[[str, int], str]
 

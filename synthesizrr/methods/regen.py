@@ -17,9 +17,9 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from ..config import Config, ConfigError, StudentConfig
+from ..core.config import Config, ConfigError, StudentConfig
 from ..data import DataError, write_jsonl
-from ..store import atomic_write_json
+from ..core.store import atomic_write_json
 from . import prompts as P
 
 log = logging.getLogger("synthesizrr")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ..config import DatasetConfig, MethodConfig
+from ..core.config import DatasetConfig, MethodConfig
 from . import prompts as P
 from .builders import PromptRow
 

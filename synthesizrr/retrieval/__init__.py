@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synthesizrr.config import RetrieverConfig
+from synthesizrr.core.config import RetrieverConfig
 from synthesizrr.retrieval.common import DOC_TABLE, META, RetrievalError, corpus_fingerprint, read_doc_table
 from synthesizrr.retrieval.embed import embed_shard, embed_shards_parallel, open_shard, shard_rows
 from synthesizrr.retrieval.faiss_index import DenseRetriever, merge_shards

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthesizrr.config import RetrieverConfig
-from synthesizrr.store import atomic_write_json, read_json
+from synthesizrr.core.config import RetrieverConfig
+from synthesizrr.core.store import atomic_write_json, read_json
 
 META = "meta.json"
 DOC_TABLE = "docs.parquet"

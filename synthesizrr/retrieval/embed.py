@@ -24,9 +24,9 @@ from typing import Any, Optional
 import numpy as np
 from tqdm.auto import tqdm
 
-from synthesizrr.config import CorpusConfig, RetrieverConfig
+from synthesizrr.core.config import CorpusConfig, RetrieverConfig
 from synthesizrr.retrieval.common import RetrievalError, corpus_fingerprint, iter_text_batches
-from synthesizrr.store import atomic_write_json, fingerprint, read_json
+from synthesizrr.core.store import atomic_write_json, fingerprint, read_json
 
 
 def shard_name(shard_id: int, num_shards: int) -> str:

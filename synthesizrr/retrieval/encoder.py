@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from synthesizrr.config import ConfigError, RetrieverConfig
-from synthesizrr.offline import resolve_model
+from synthesizrr.core.config import ConfigError, RetrieverConfig
+from synthesizrr.core.assets import resolve_model
 
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
            "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}

@@ -18,7 +18,7 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
-from synthesizrr.config import RetrieverConfig
+from synthesizrr.core.config import RetrieverConfig
 from synthesizrr.retrieval.common import (RetrievalError, corpus_fingerprint, read_doc_table, read_meta,
                                           write_doc_table, write_meta)
 from synthesizrr.retrieval.embed import open_shard, settings_key

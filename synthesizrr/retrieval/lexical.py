@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthesizrr.config import RetrieverConfig
+from synthesizrr.core.config import RetrieverConfig
 from synthesizrr.retrieval.common import (READ_BATCH, iter_text_batches, read_doc_table, read_meta,
                                           whitespace_counts, write_doc_table, write_meta)
 

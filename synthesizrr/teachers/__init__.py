@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from ..config import TeacherConfig
+from ..core.config import TeacherConfig
 from .base import Backend, Completion, FailureBudgetExceeded, Request, TeacherError
 from .cached import CachedTeacher
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..config import TeacherConfig
+from ..core.config import TeacherConfig
 from .base import Completion, Request, TeacherError, finish_reason
 from .http import HttpBackend, Retryable
 

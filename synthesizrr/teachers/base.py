@@ -5,10 +5,11 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-from ..config import TeacherConfig
+from ..core.config import TeacherConfig
+from ..core.errors import SynthesizrrError
 
 
-class TeacherError(RuntimeError):
+class TeacherError(SynthesizrrError, RuntimeError):
     """A teacher cannot run as configured; the message is one line naming what is wrong and what is allowed."""
 
 

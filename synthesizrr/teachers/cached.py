@@ -8,7 +8,7 @@ from typing import Optional
 
 from tqdm.auto import tqdm
 
-from ..config import TeacherConfig
+from ..core.config import TeacherConfig
 from .base import Backend, Completion, FailureBudgetExceeded, Request
 from .cache import CallCache, call_key
 

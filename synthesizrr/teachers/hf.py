@@ -13,8 +13,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Optional
 
-from ..config import TeacherConfig
-from ..offline import resolve_model
+from ..core.config import TeacherConfig
+from ..core.assets import resolve_model
 from .base import TokenizedBackend, render_with_tokenizer, Completion, Emit, Request, TeacherError, cut_at_stop, failed
 
 log = logging.getLogger(__name__)

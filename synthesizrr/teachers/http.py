@@ -19,7 +19,7 @@ from typing import Optional
 
 import httpx
 
-from ..config import TeacherConfig
+from ..core.config import TeacherConfig
 from .base import Backend, Completion, Emit, Request, TeacherError, cut_at_stop, failed
 
 log = logging.getLogger(__name__)

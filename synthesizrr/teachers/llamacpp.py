@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from ..config import TeacherConfig
-from ..offline import resolve_model
+from ..core.config import TeacherConfig
+from ..core.assets import resolve_model
 from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .chat import ChatTemplate
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib.util
 from typing import Optional
 
-from ..config import TeacherConfig
-from ..offline import resolve_model
+from ..core.config import TeacherConfig
+from ..core.assets import resolve_model
 from .base import TokenizedBackend, render_with_tokenizer, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .hf import DTYPES
 

@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from synthesizrr.config import StudentConfig
-from synthesizrr.offline import BBC_LABELS, bbc_articles
+from synthesizrr.core.config import StudentConfig
+from synthesizrr.core.assets import BBC_LABELS, bbc_articles
 
 
 @pytest.fixture(scope="session")

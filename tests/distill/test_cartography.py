@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from distill.cartography import cartography_filter, select
-from synthesizrr.config import FilterConfig
+from synthesizrr.core.config import FilterConfig
 
 
 def test_cartography_keeps_top_fraction_per_label(ledes, labels, tmp_path, monkeypatch):

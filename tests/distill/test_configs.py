@@ -5,7 +5,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from synthesizrr.config import FilterConfig, StudentConfig
+from synthesizrr.core.config import FilterConfig, StudentConfig
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

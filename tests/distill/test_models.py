@@ -8,7 +8,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Dist
 from distill.fit import fit
 from distill.models import apply_dropout, load_student
 from distill.train import predict
-from synthesizrr.config import StudentConfig
+from synthesizrr.core.config import StudentConfig
 
 
 def _dropouts(model) -> set[float]:

@@ -3,7 +3,7 @@ mislabelled ones badly."""
 import pytest
 
 from distill.oracle import label_preservation, split_validation, train_oracle
-from synthesizrr.store import read_json
+from synthesizrr.core.store import read_json
 
 
 def test_oracle_is_chosen_on_validation_and_scores_label_preservation(ledes, labels, minilm, tmp_path):

@@ -63,7 +63,7 @@ def test_minilm_learns_and_aggregates_seeds(ledes, labels, minilm, tmp_path, mon
 RUN = """
 import json, sys
 from distill.train import train_students
-from synthesizrr.config import StudentConfig
+from synthesizrr.core.config import StudentConfig
 data = json.load(open(sys.argv[1]))
 cfg = StudentConfig(**data["cfg"])
 train_students(data["train"], data["test"], data["labels"], cfg, sys.argv[2], progress=False)

@@ -5,7 +5,7 @@ import pytest
 
 from metrics.entities import entity_counts, entity_entropy, entropy_log2
 from metrics.spacy_models import load_pipeline
-from synthesizrr.offline import spacy_model_candidates
+from synthesizrr.core.assets import spacy_model_candidates
 
 TEXTS = [
     "Barack Obama visited Paris and then Paris again before flying to London.",

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from metrics.features import FeatureCache, encode, featurize, featurizer_kind, text_key
-from synthesizrr.offline import resolve_model
+from synthesizrr.core.assets import resolve_model
 
 TEXTS = ["A man is playing a guitar.", "Someone plays the guitar.", "Stocks fell sharply on Wall Street today.", ""]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from synthesizrr.config import CorpusConfig, RetrieverConfig
+from synthesizrr.core.config import CorpusConfig, RetrieverConfig
 from synthesizrr.corpora import load_corpus
 
 

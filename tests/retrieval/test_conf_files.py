@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from synthesizrr.config import CorpusConfig, RetrieverConfig
+from synthesizrr.core.config import CorpusConfig, RetrieverConfig
 from synthesizrr.corpora import load_corpus
 
 CONF = Path(__file__).resolve().parents[2] / "conf"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from synthesizrr.config import CorpusConfig
+from synthesizrr.core.config import CorpusConfig
 from synthesizrr.corpora import CorpusError, load_corpus
-from synthesizrr.offline import bbc_split
+from synthesizrr.core.assets import bbc_split
 
 ROWS = [{"key": f"k{i}", "body": f"document number {i} about topic {i % 3}", "other": i} for i in range(7)]
 

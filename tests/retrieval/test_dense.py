@@ -5,7 +5,7 @@ import faiss
 import numpy as np
 import pytest
 
-from synthesizrr.offline import minilm_path
+from synthesizrr.core.assets import minilm_path
 from synthesizrr.retrieval import RetrievalError, build_index, load_doc_table, load_retriever, open_shard
 
 QUERIES = ["The central bank raised interest rates to curb inflation",

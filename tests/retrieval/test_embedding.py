@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from synthesizrr.config import CorpusConfig
+from synthesizrr.core.config import CorpusConfig
 from synthesizrr.corpora import load_corpus
 from synthesizrr.retrieval import (RetrievalError, build_index, embed_shard, embed_shards_parallel, load_doc_table,
                                    load_retriever, merge_shards, shard_rows)
@@ -65,7 +65,7 @@ def test_crashed_build_resumes_from_the_last_finished_batch(dense_index, bbc_cor
 KILLED_BUILD = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from synthesizrr.config import CorpusConfig, RetrieverConfig
+    from synthesizrr.core.config import CorpusConfig, RetrieverConfig
     from synthesizrr.corpora import load_corpus
     from synthesizrr.retrieval import build_index
     from synthesizrr.retrieval.encoder import Encoder

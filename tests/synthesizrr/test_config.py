@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from synthesizrr.cli import CONF_DIR, _first_choice, config_groups, load_config
-from synthesizrr.config import ConfigError, validate
+from synthesizrr.core.config import ConfigError, validate
 
 GROUP_OPTIONS = [(g, o) for g, opts in config_groups().items() if g != "experiment" for o in opts]
 EXPERIMENTS = config_groups().get("experiment", [])

@@ -4,9 +4,9 @@ from collections import Counter
 import pytest
 from omegaconf import OmegaConf
 
-from synthesizrr.config import DatasetConfig
+from synthesizrr.core.config import DatasetConfig
 from synthesizrr.data import DataError, draw_seed_set, load_splits
-from synthesizrr.offline import bbc_split
+from synthesizrr.core.assets import bbc_split
 
 
 def _cfg(**kw) -> DatasetConfig:

@@ -2,12 +2,12 @@ from collections import Counter
 
 from omegaconf import OmegaConf
 
-from synthesizrr.config import CorpusConfig, MethodConfig, PromptConfig, RetrieverConfig
+from synthesizrr.core.config import CorpusConfig, MethodConfig, PromptConfig, RetrieverConfig
 from synthesizrr.methods.builders import TokenTools, fewgen_prompts, synthesizrr_prompts
 from synthesizrr.methods.inputs import band_inputs, cap_per_label
 from synthesizrr.methods.parsing import clean, drop_reason
 from synthesizrr.methods.prompts import shorten
-from synthesizrr.config import DatasetConfig
+from synthesizrr.core.config import DatasetConfig
 
 
 def _obj(cls, **kw):

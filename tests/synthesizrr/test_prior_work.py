@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from synthesizrr.cli import CONF_DIR, run
-from synthesizrr.config import ConfigError, validate
+from synthesizrr.core.config import ConfigError, validate
 from synthesizrr.methods.attrprompt import (attributed_prompts, attrprompt_prompts, normalize_attributes, parse_items,
                                             propose_attributes)
 from synthesizrr.methods.regen import cap_by_score, label_queries, pseudo_label, split_by_agreement

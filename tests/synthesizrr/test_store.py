@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from synthesizrr.store import Store, atomic_write_json, fingerprint
+from synthesizrr.core.store import Store, atomic_write_json, fingerprint
 
 
 def test_fingerprint_is_order_independent_and_sensitive():

@@ -5,7 +5,7 @@ import importlib.util
 
 import pytest
 
-from synthesizrr.config import TeacherConfig
+from synthesizrr.core.config import TeacherConfig
 from synthesizrr.testing.fake_llm_server import FakeLLMServer
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from synthesizrr.config import TeacherConfig
+from synthesizrr.core.config import TeacherConfig
 from synthesizrr.teachers import TeacherError, build_teacher
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "teacher"

@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 from omegaconf import OmegaConf
 
-from synthesizrr.config import TeacherConfig
+from synthesizrr.core.config import TeacherConfig
 from synthesizrr.teachers import Request, build_teacher
 from synthesizrr.teachers.cached import CachedTeacher
 

@@ -115,7 +115,7 @@ def test_failure_budget_stops_after_saving_and_rerun_continues(server, api_cfg, 
 
 def test_requests_spread_over_several_servers():
     with FakeLLMServer(delay=0.02) as a, FakeLLMServer(delay=0.02) as b, FakeLLMServer(delay=0.02) as c:
-        from synthesizrr.config import TeacherConfig
+        from synthesizrr.core.config import TeacherConfig
         cfg = TeacherConfig(name="t", backend="openai", model="m", base_urls=[a.url, b.url, c.url], concurrency=6)
         out = build_teacher(cfg, None).generate(reqs(30), progress=False)
         assert all(o.error is None for o in out)

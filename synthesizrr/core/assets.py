@@ -10,12 +10,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import OfflineAssetMissing
+
 OFFLINE_PREFIX = "offline:"
 BBC_LABELS = ("business", "entertainment", "politics", "sport", "tech")
-
-
-class OfflineAssetMissing(RuntimeError):
-    """An offline asset's package is not installed."""
 
 
 def _package_dir(package: str, pip_name: str) -> Path:

@@ -9,9 +9,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-
-class ConfigError(ValueError):
-    """A config value is wrong; the message is one line naming the key and what is allowed."""
+from .errors import ConfigError
 
 
 def _choice(key: str, value: Any, allowed: tuple) -> None:
