@@ -96,14 +96,13 @@ def self_bleu_per_text(token_lists: Sequence[Sequence[str]], max_n: int = 5) -> 
     return np.where(matches_1[:, None] > 0, scores, 0.0)
 
 
-def self_bleu(texts: list[str], max_n: int = 5, tokenizer: str = "regex", sample: int | None = None,
-              seed: int = 0, spacy_model: str = "en_core_web_lg") -> dict:
-    """Self-BLEU-1..max_n of `texts` (module docstring). With `sample`, a seeded uniform sample of that many texts
-    (without replacement) is scored instead; a sample at least as large as the input keeps every text.
+def self_bleu_scores(texts: list[str], max_n: int = 5, tokenizer: str = "regex", sample: int | None = None,
+                     seed: int = 0, spacy_model: str = "en_core_web_lg") -> tuple[np.ndarray, dict]:
+    """``(scores, info)``: the per-text scores whose column means are Self-BLEU-1..max_n (:func:`self_bleu`).
 
-    Returns ``self_bleu_1``..``self_bleu_{max_n}``, ``num_texts`` (texts scored), ``self_bleu_tokenizer`` and,
-    for the spaCy tokenizer, ``self_bleu_spacy_model`` (the pipeline actually loaded).
-    Fewer than 2 texts raise ValueError: a lone text has no references.
+    ``scores`` has shape (num_texts scored, max_n); row i is BLEU-1..max_n of text i against all the other
+    scored texts. ``info`` holds ``num_texts``, ``self_bleu_tokenizer`` and, for the spaCy tokenizer,
+    ``self_bleu_spacy_model``. Arguments and errors as in :func:`self_bleu`.
     """
     check_tokenizer(tokenizer)
     texts = list(texts)
@@ -116,9 +115,21 @@ def self_bleu(texts: list[str], max_n: int = 5, tokenizer: str = "regex", sample
     if len(texts) < 2:
         raise ValueError(f"Self-BLEU needs at least 2 texts (each is scored against the others), got {len(texts)}")
     token_lists, used = tokenize(texts, tokenizer, spacy_model)
-    means = self_bleu_per_text(token_lists, max_n).mean(axis=0)
-    out = {f"self_bleu_{k}": float(means[k - 1]) for k in range(1, max_n + 1)}
-    out.update(num_texts=len(texts), self_bleu_tokenizer=tokenizer)
+    info: dict = {"num_texts": len(texts), "self_bleu_tokenizer": tokenizer}
     if used is not None:
-        out["self_bleu_spacy_model"] = used
-    return out
+        info["self_bleu_spacy_model"] = used
+    return self_bleu_per_text(token_lists, max_n), info
+
+
+def self_bleu(texts: list[str], max_n: int = 5, tokenizer: str = "regex", sample: int | None = None,
+              seed: int = 0, spacy_model: str = "en_core_web_lg") -> dict:
+    """Self-BLEU-1..max_n of `texts` (module docstring). With `sample`, a seeded uniform sample of that many texts
+    (without replacement) is scored instead; a sample at least as large as the input keeps every text.
+
+    Returns ``self_bleu_1``..``self_bleu_{max_n}``, ``num_texts`` (texts scored), ``self_bleu_tokenizer`` and,
+    for the spaCy tokenizer, ``self_bleu_spacy_model`` (the pipeline actually loaded).
+    Fewer than 2 texts raise ValueError: a lone text has no references.
+    """
+    scores, info = self_bleu_scores(texts, max_n, tokenizer, sample, seed, spacy_model)
+    means = scores.mean(axis=0)
+    return {**{f"self_bleu_{k}": float(means[k - 1]) for k in range(1, max_n + 1)}, **info}
