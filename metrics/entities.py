@@ -29,26 +29,36 @@ def entropy_log2(counts: Mapping[str, int] | Iterable[int]) -> float:
     return -math.fsum(c / total * math.log2(c / total) for c in values) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def entity_counts(texts: list[str], spacy_model: str = "en_core_web_lg",
-                  batch_size: int = 64) -> tuple[dict[str, Counter], str]:
-    """``({label: Counter(entity string -> occurrences)}, spacy_model_used)`` from ``nlp.pipe`` over `texts`."""
+def entities_per_text(texts: list[str], spacy_model: str = "en_core_web_lg",
+                      batch_size: int = 64) -> tuple[list[list[tuple[str, str]]], str]:
+    """``(entities, spacy_model_used)``: ``entities[i]`` lists the ``(label, entity string)`` occurrences of
+    text i, from ``nlp.pipe`` over `texts` (one NER pass; the statistics below and the bootstrap reuse it)."""
     from metrics.spacy_models import load_pipeline
 
     nlp, used = load_pipeline(spacy_model, "ner")
+    return [[(ent.label_, ent.text) for ent in doc.ents] for doc in nlp.pipe(list(texts), batch_size=batch_size)], used
+
+
+def _counts_by_label(entities: list[list[tuple[str, str]]]) -> dict[str, Counter]:
     by_label: dict[str, Counter] = defaultdict(Counter)
-    for doc in nlp.pipe(list(texts), batch_size=batch_size):
-        for ent in doc.ents:
-            by_label[ent.label_][ent.text] += 1
-    return dict(by_label), used
+    for ents in entities:
+        for label, text in ents:
+            by_label[label][text] += 1
+    return dict(by_label)
 
 
-def entity_entropy(texts: list[str], spacy_model: str = "en_core_web_lg", batch_size: int = 64) -> dict:
-    """Entity-entropy statistics of `texts` (definitions in the module docstring), plus ``spacy_model``
-    (the pipeline actually loaded after the fallback chain) and ``num_texts``."""
-    texts = list(texts)
-    if not texts:
+def entity_counts(texts: list[str], spacy_model: str = "en_core_web_lg",
+                  batch_size: int = 64) -> tuple[dict[str, Counter], str]:
+    """``({label: Counter(entity string -> occurrences)}, spacy_model_used)`` from ``nlp.pipe`` over `texts`."""
+    entities, used = entities_per_text(texts, spacy_model, batch_size)
+    return _counts_by_label(entities), used
+
+
+def entity_entropy_from_entities(entities: list[list[tuple[str, str]]]) -> dict:
+    """The statistics of :func:`entity_entropy` (without ``spacy_model``) from :func:`entities_per_text`'s lists."""
+    if not entities:
         raise ValueError("entity_entropy needs at least 1 text, got 0")
-    by_label, used = entity_counts(texts, spacy_model, batch_size)
+    by_label = _counts_by_label(entities)
     pooled: Counter = Counter()
     for counter in by_label.values():
         pooled.update(counter)
@@ -60,6 +70,15 @@ def entity_entropy(texts: list[str], spacy_model: str = "en_core_web_lg", batch_
         "num_entities": sum(pooled.values()),
         "num_unique_entities": len(pooled),
         "num_entities_per_type": {label: sum(c.values()) for label, c in sorted(by_label.items())},
-        "num_texts": len(texts),
-        "spacy_model": used,
+        "num_texts": len(entities),
     }
+
+
+def entity_entropy(texts: list[str], spacy_model: str = "en_core_web_lg", batch_size: int = 64) -> dict:
+    """Entity-entropy statistics of `texts` (definitions in the module docstring), plus ``spacy_model``
+    (the pipeline actually loaded after the fallback chain) and ``num_texts``."""
+    texts = list(texts)
+    if not texts:
+        raise ValueError("entity_entropy needs at least 1 text, got 0")
+    entities, used = entities_per_text(texts, spacy_model, batch_size)
+    return {**entity_entropy_from_entities(entities), "spacy_model": used}
