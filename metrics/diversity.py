@@ -13,17 +13,23 @@ def distinct_n(texts: list[str], max_n: int = 4, tokenizer: str = "regex") -> di
     """``distinct_k`` for k = 1..max_n: number of distinct k-grams / total number of k-grams, over all texts
     (k-grams never cross a text boundary; tokens from :mod:`metrics.word_tokens`). A corpus with no k-gram at all
     (every text shorter than k tokens) has ``distinct_k = 0.0``. Also ``num_texts``."""
-    if not isinstance(max_n, int) or max_n < 1:
-        raise ValueError(f"max_n must be a positive integer, got {max_n!r}")
     texts = list(texts)
     if not texts:
         raise ValueError("distinct_n needs at least 1 text, got 0")
-    token_lists, _ = tokenize(texts, tokenizer)
+    return distinct_n_from_tokens(tokenize(texts, tokenizer)[0], max_n)
+
+
+def distinct_n_from_tokens(token_lists: Sequence[Sequence[str]], max_n: int = 4) -> dict:
+    """:func:`distinct_n` on already tokenized texts (one list of tokens per text)."""
+    if not isinstance(max_n, int) or max_n < 1:
+        raise ValueError(f"max_n must be a positive integer, got {max_n!r}")
+    if not token_lists:
+        raise ValueError("distinct_n needs at least 1 text, got 0")
     out = {}
     for k in range(1, max_n + 1):
         grams = [tuple(toks[i:i + k]) for toks in token_lists for i in range(len(toks) - k + 1)]
         out[f"distinct_{k}"] = len(set(grams)) / len(grams) if grams else 0.0
-    out["num_texts"] = len(texts)
+    out["num_texts"] = len(token_lists)
     return out
 
 
