@@ -146,6 +146,7 @@ class TeacherConfig:
     context_length: int = 2048
     batch_size: int = 8
     n_threads: Optional[int] = None
+    weights: str = "native"              # llamacpp: GGUF weight type to convert to (cached); native keeps the file's
     device: str = "auto"
     dtype: str = "auto"
     base_urls: List[str] = field(default_factory=list)   # OpenAI-compatible servers; requests spread over them
@@ -162,6 +163,7 @@ class TeacherConfig:
 
     def __post_init__(self) -> None:
         _choice("teacher.backend", self.backend, ("llamacpp", "hf", "vllm", "openai", "anthropic"))
+        _choice("teacher.weights", self.weights, ("native", "bf16", "f16", "q8_0", "q4_0"))
         _range("teacher.top_p", self.top_p, 0, 1, lo_open=True)
         _range("teacher.temperature", self.temperature, 0)
         _range("teacher.max_new_tokens", self.max_new_tokens, 1)

@@ -2,32 +2,52 @@
 
 chat=true renders the GGUF's embedded chat template; chat=false sends the raw prompt. Each call gets its own
 seed and starts from an empty KV cache, so one (prompt, seed) always gives the same text whatever ran before.
+Requests with the same prompt evaluate it once and sample from a saved copy of that state (same text as alone).
 Sampling is top_k -> top_p -> temperature with min_p and repeat penalty off (pure nucleus sampling as in HF).
+teacher.weights loads a cached conversion of the GGUF (gguf_weights.py) instead of the file itself.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import io
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from ..core.config import TeacherConfig
 from ..core.assets import resolve_model
 from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .chat import ChatTemplate
+from .gguf_weights import converted, import_llama_cpp
 
 SEED_RANGE = 2 ** 32 - 1          # llama.cpp treats 0xFFFFFFFF as "random seed"
 
 
 def _llama_class():
-    # llama.cpp's OpenMP threads spin while they wait; when other processes share the cores, a descheduled
-    # thread stalls the others (prompt evaluation measured 10-40x slower). Passive waiting avoids that. It must
-    # be set before libgomp loads, i.e. before the first llama_cpp import; an explicit setting is kept.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from llama_cpp import Llama
-    return Llama
+    return import_llama_cpp().Llama      # sets OMP_WAIT_POLICY=PASSIVE first (see gguf_weights)
+
+
+@contextlib.contextmanager
+def _model_params(**fields):
+    """Set llama_model_params fields that Llama() takes no argument for, while it loads (e.g. use_extra_bufts)."""
+    if not fields:
+        yield
+        return
+    import llama_cpp.llama_cpp as low
+    default = low.llama_model_default_params
+
+    def params():
+        out = default()
+        for key, value in fields.items():
+            setattr(out, key, value)
+        return out
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = default
 
 
 def gguf_path(model: str) -> Path:
@@ -52,8 +72,10 @@ class LlamaCppBackend(TokenizedBackend):
         self._template: Optional[ChatTemplate] = None
 
     def identity(self) -> dict:
-        # file name and size rather than the full path, so a cache moves between machines
-        return {"model": self.cfg.model, "file": self.path.name, "bytes": self.path.stat().st_size}
+        # file name and size rather than the full path, so a cache moves between machines; converted weights
+        # sample other texts, so their type is part of it (native keeps the keys made before the option existed)
+        ident = {"model": self.cfg.model, "file": self.path.name, "bytes": self.path.stat().st_size}
+        return ident if self.cfg.weights == "native" else {**ident, "weights": self.cfg.weights}
 
     def _tok(self):
         if self._llm is not None:
@@ -64,14 +86,30 @@ class LlamaCppBackend(TokenizedBackend):
                 self._vocab = Llama(str(self.path), vocab_only=True, verbose=False)
         return self._vocab
 
+    def _open(self, path: Path):
+        Llama = _llama_class()
+        # extra.use_extra_bufts=false: no AMX / repacked weight buffers (their AMX kernels crash on some CPUs)
+        fields = {k: bool(self.cfg.extra[k]) for k in ("use_extra_bufts",) if k in self.cfg.extra}
+        with _model_params(**fields):
+            # n_threads_batch too: llama-cpp-python would otherwise use every core for prompt evaluation
+            return Llama(str(path), n_ctx=self.cfg.context_length, n_threads=self.cfg.n_threads,
+                         n_threads_batch=self.cfg.n_threads, n_batch=min(512, self.cfg.context_length),
+                         verbose=False, **self.cfg.extra.get("llama_kwargs", {}))
+
     def _load(self):
         if self._llm is None:
-            Llama = _llama_class()
-            # n_threads_batch too: llama-cpp-python would otherwise use every core for prompt evaluation
-            self._llm = Llama(str(self.path), n_ctx=self.cfg.context_length, n_threads=self.cfg.n_threads,
-                              n_threads_batch=self.cfg.n_threads,
-                              n_batch=min(512, self.cfg.context_length), verbose=False,
-                              **self.cfg.extra.get("llama_kwargs", {}))
+            weights = self.cfg.weights
+            try:
+                self._llm = self._open(converted(self.path, weights))
+            except ValueError:                 # llama-cpp-python's "Failed to load model from file"
+                if weights == "native":
+                    raise
+                path = converted(self.path, weights, rebuild=True)     # a damaged conversion: make it again, once
+                try:
+                    self._llm = self._open(path)
+                except ValueError:
+                    raise TeacherError(f"llama.cpp cannot load {self.path.name} converted to teacher.weights="
+                                       f"{weights} ({path}); use teacher.weights=native") from None
             if self._vocab is not None:
                 self._vocab.close()
                 self._vocab = None
@@ -99,9 +137,22 @@ class LlamaCppBackend(TokenizedBackend):
         return self._tok().detokenize(ids).decode("utf-8", "ignore")
 
     def generate_one(self, request: Request) -> Completion:
+        return self._complete(self.prompt_ids(request), request, None)
+
+    def _complete(self, ids: list[int], request: Request, prompt=None) -> Completion:
+        """One sample. Without ``prompt`` the KV cache is reset (no prefix reuse: re-evaluating part of a prompt
+        changes texts, see docs/teachers.md); with it, the state saved by ``_evaluate(ids)`` is restored and
+        sampled from exactly as a fresh call samples after evaluating the whole prompt."""
         llm = self._load()
-        ids = self.prompt_ids(request)
-        llm.reset()           # no KV prefix reuse: the output depends on (prompt, seed) only
+        if prompt is None:
+            llm.reset()
+        else:
+            state, logits = prompt
+            llm.load_state(state)
+            # load_state does not bring back the prompt's last logits once later tokens were decoded: write them
+            # where the sampler reads them, and mark them live so create_completion samples without re-evaluating
+            ctypes.memmove(self._logits_ptr(llm), logits, len(logits))
+            llm._requires_eval = False
         stop = self.stop_for(request)
         out = llm.create_completion(ids, max_tokens=request.max_new_tokens, temperature=self.cfg.temperature,
                                     top_p=self.cfg.top_p, top_k=self.cfg.top_k or 0, min_p=0.0, typical_p=1.0,
@@ -111,16 +162,40 @@ class LlamaCppBackend(TokenizedBackend):
                           tokens_out=usage["completion_tokens"], cached=False,
                           finish_reason=finish_reason(choice["finish_reason"]))
 
-    def run(self, requests: list[Request], emit: Emit) -> None:
+    @staticmethod
+    def _logits_ptr(llm):
+        return import_llama_cpp().llama_get_logits_ith(llm.ctx, -1)
+
+    def _evaluate(self, ids: list[int]) -> tuple:
+        """Evaluate a prompt from an empty KV cache, as a fresh call does; save the state and the last logits."""
+        llm = self._load()
+        llm.reset()
+        llm.eval(ids)
+        return llm.save_state(), ctypes.string_at(self._logits_ptr(llm), 4 * llm.n_vocab())
+
+    def _groups(self, requests: list[Request]) -> Iterator[tuple[list[int], list[int]]]:
+        """(prompt ids, request indices) for each distinct model input, in order of first appearance."""
+        groups: dict[tuple[int, ...], list[int]] = {}
         for i, request in enumerate(requests):
-            try:
-                completion = self.generate_one(request)
-            except (ValueError, RuntimeError) as exc:   # llama.cpp reports decode problems this way
-                if isinstance(exc, TeacherError):
-                    raise
-                completion = failed(f"llama.cpp: {type(exc).__name__}: {exc}")
-            if not emit(i, completion):
-                return
+            groups.setdefault(tuple(self.prompt_ids(request)), []).append(i)
+        return ((list(ids), members) for ids, members in groups.items())
+
+    def run(self, requests: list[Request], emit: Emit) -> None:
+        for ids, members in self._groups(requests):
+            prompt = None
+            for i in members:
+                try:
+                    # several samples of one prompt (ZeroGen) evaluate it once; needs llama-cpp-python's flag
+                    # for live logits (0.3.x), else each sample evaluates the prompt itself
+                    if prompt is None and len(members) > 1 and hasattr(self._load(), "_requires_eval"):
+                        prompt = self._evaluate(ids)
+                    completion = self._complete(ids, requests[i], prompt)
+                except (ValueError, RuntimeError) as exc:   # llama.cpp reports decode problems this way
+                    if isinstance(exc, TeacherError):
+                        raise
+                    completion = failed(f"llama.cpp: {type(exc).__name__}: {exc}")
+                if not emit(i, completion):
+                    return
 
     def close(self) -> None:
         for attr in ("_llm", "_vocab"):
