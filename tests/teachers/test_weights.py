@@ -1,0 +1,113 @@
+"""teacher.weights: the packaged SmolLM2 GGUF converted for real with llama.cpp (made once, cached, made again
+when damaged), its place in the call keys, and several samples of one prompt evaluated once."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from omegaconf import OmegaConf
+
+from synthesizrr.core.config import TeacherConfig
+from synthesizrr.core.errors import ConfigError
+from synthesizrr.teachers import Request, build_teacher, gguf_weights
+from synthesizrr.teachers.gguf_weights import converted, is_valid, sidecar
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNTHESIZRR_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "gguf"
+
+
+@pytest.fixture
+def source(smollm2_cfg):
+    return build_teacher(smollm2_cfg(), None).backend.path     # the packaged Q4_1 file; nothing is loaded
+
+
+def test_converts_once_then_hits_the_cache(source, cache, monkeypatch):
+    out = converted(source, "q4_0")
+    assert out.parent == cache and out.read_bytes()[:4] == b"GGUF" and is_valid(out)
+    assert out.name.endswith(".q4_0.gguf") and gguf_weights.content_hash(source)[:16] in out.name
+    before = os.stat(out)
+
+    def no_conversion(*args):
+        raise AssertionError("converted again")
+    monkeypatch.setattr(gguf_weights, "convert", no_conversion)
+    assert converted(source, "q4_0") == out
+    after = os.stat(out)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)   # not rewritten
+    assert converted(source, "native") == source
+    assert not list(cache.glob(".*.tmp"))                                              # no temp file left
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "magic", "sidecar"])
+def test_missing_or_damaged_conversion_is_made_again(source, cache, damage):
+    out = converted(source, "q4_0")
+    size = out.stat().st_size
+    if damage == "delete":
+        out.unlink()
+    elif damage == "truncate":
+        with open(out, "r+b") as fh:
+            fh.truncate(size // 2)
+    elif damage == "magic":
+        with open(out, "r+b") as fh:
+            fh.write(b"\0\0\0\0")
+    else:
+        sidecar(out).unlink()
+    assert not is_valid(out)
+    assert converted(source, "q4_0") == out and is_valid(out) and out.stat().st_size == size
+
+
+def test_a_conversion_llama_cpp_cannot_load_is_made_again_once(smollm2_cfg, cache):
+    teacher = build_teacher(smollm2_cfg(weights="bf16"), None)
+    out = converted(teacher.backend.path, "bf16")
+    with open(out, "r+b") as fh:           # magic and size stay right, the header behind them does not
+        fh.seek(4)
+        fh.write(b"\xff" * 60)
+    assert is_valid(out)
+    teacher.backend._load()
+    with open(out, "rb") as fh:
+        assert teacher.backend._llm is not None and fh.read(8)[4:] != b"\xff" * 4
+    teacher.close()
+
+
+def test_weights_are_part_of_the_identity_and_the_call_keys(smollm2_cfg):
+    native, bf16, f16 = (build_teacher(smollm2_cfg(weights=w), None) for w in ("native", "bf16", "f16"))
+    assert "weights" not in native.identity                  # keys made before the option existed still hit
+    assert bf16.identity["weights"] == "bf16" and f16.identity["weights"] == "f16"
+    request = [Request("Write one sentence about football.", 8, seed=1)]
+    keys = {t.call_keys(request)[0] for t in (native, bf16, f16)}
+    assert len(keys) == 3
+    assert native.backend._llm is None and bf16.backend._llm is None       # keys need no model (nor conversion)
+
+
+def test_bad_weights_value_fails_with_one_line():
+    with pytest.raises(ConfigError) as err:
+        TeacherConfig(name="t", backend="llamacpp", model="offline:smollm2", weights="fp8")
+    assert str(err.value) == ("teacher.weights='fp8' is not allowed: choose one of native, bf16, f16, q8_0, q4_0")
+    merged = OmegaConf.merge(OmegaConf.structured(TeacherConfig),
+                             {"name": "t", "backend": "llamacpp", "model": "m", "weights": "int3"})
+    with pytest.raises(ConfigError, match=r"^teacher.weights='int3' is not allowed") as err:
+        OmegaConf.to_object(merged)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow          # ten real generations
+def test_samples_of_one_prompt_evaluate_it_once_and_match_separate_calls(smollm2_cfg, cache):
+    teacher = build_teacher(smollm2_cfg(weights="bf16"), None)
+    backend = teacher.backend
+    shared = "Write one news sentence about a football final. " * 8
+    requests = [Request(shared, 12, seed=s, sample_index=s) for s in range(3)]
+    requests.insert(2, Request("Name a fruit.", 6, seed=5))                 # another prompt in between
+    requests.append(Request(shared, 6, seed=3, sample_index=3, stop=(".",)))  # other length and stop list
+    evaluated = []
+    evaluate = backend._evaluate
+    backend._evaluate = lambda ids: evaluated.append(len(ids)) or evaluate(ids)
+    together = teacher.generate(requests, progress=False)
+    assert len(evaluated) == 1 and teacher.stats["calls"] == len(requests)
+    alone = [backend.generate_one(r) for r in requests]                     # fresh KV cache each
+    assert [c.text for c in together] == [c.text for c in alone]
+    assert [(c.tokens_in, c.tokens_out, c.finish_reason) for c in together] == \
+        [(c.tokens_in, c.tokens_out, c.finish_reason) for c in alone]
+    assert len({c.text for c in together[:2] + together[3:]}) == 4           # seeds still sample different texts
+    teacher.close()
