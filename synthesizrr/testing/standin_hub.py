@@ -370,12 +370,15 @@ def _llama(stage: Path) -> None:
     _sentencepiece(stage / "tokenizer.model", model_type="bpe", byte_fallback=True, split_digits=True,
                    unk_id=0, bos_id=1, eos_id=2, pad_id=-1, normalization_rule_name="identity",
                    remove_extra_whitespaces=False, allow_whitespace_only_pieces=True)
-    special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+    # Special tokens as 2023 tokenizer configs wrote them (serialized AddedToken objects).
+    special = {key: {"__type": "AddedToken", "content": text, "lstrip": False, "normalized": False, "rstrip": False,
+                     "single_word": False}
+               for key, text in (("bos_token", "<s>"), ("eos_token", "</s>"), ("unk_token", "<unk>"))}
     _write_json(stage / "tokenizer_config.json", {
         **special, "add_bos_token": True, "add_eos_token": False, "pad_token": None, "legacy": False,
         "clean_up_tokenization_spaces": False, "model_max_length": 1000000000000000019884624838656,
-        "sp_model_kwargs": {}, "tokenizer_class": "LlamaTokenizer"})
-    _write_json(stage / "special_tokens_map.json", special)
+        "padding_side": "right", "sp_model_kwargs": {}, "tokenizer_class": "LlamaTokenizer"})
+    _write_json(stage / "special_tokens_map.json", {k: v["content"] for k, v in special.items()})
     _write_json(stage / "config.json", {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "bos_token_id": 1, "eos_token_id": 2,
         "pad_token_id": 0, "hidden_act": "silu", "hidden_size": SIZE["hidden"], "initializer_range": 0.02,
@@ -615,15 +618,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--out", type=Path, help="build into this folder (default: the cache, see standin_hub)")
     parser.add_argument("--data-root", type=Path, help="where ag_news/, imdb/, ... lie (default: ../shared/data)")
     args = parser.parse_args(argv)
+    data_root = args.data_root or default_data_root()
     if args.out is None:
-        hub = standin_hub(data_root=args.data_root)
-    elif (args.out / "BUILD_KEY").is_file():
+        hub = standin_hub(data_root=data_root)
+    elif (args.out / "BUILD_KEY").is_file() and (args.out / "BUILD_KEY").read_text() == build_key(data_root):
         hub = StandinHub(args.out)
     elif args.out.exists() and any(args.out.iterdir()):
-        parser.error(f"--out {args.out} is not empty and holds no stand-in hub: give a new or empty folder")
+        parser.error(f"--out {args.out} is not empty and holds no stand-in hub of this builder version: "
+                     f"give a new or empty folder")
     else:
         args.out.mkdir(parents=True, exist_ok=True)
-        hub = build(args.out, args.data_root)
+        hub = build(args.out, data_root)
     for key, value in hub.env().items():
         print(f"export {key}={value}")
 

@@ -66,8 +66,9 @@ def test_hub_cache_layout_and_reuse(standin_hub):
         commit = (repo / "refs" / "main").read_text()
         assert commit == sh.commit_of(repo_id) and (repo / "snapshots" / commit).is_dir(), repo
     deberta = hub / "models--microsoft--deberta-v3-large" / "snapshots" / sh.commit_of("microsoft/deberta-v3-large")
+    # as the real repo: no tokenizer.json, so AutoTokenizer converts spm.model (needs sentencepiece and protobuf)
     assert sorted(p.name for p in deberta.iterdir()) == ["config.json", "pytorch_model.bin", "spm.model",
-                                                          "tokenizer_config.json"]   # as the real repo: no tokenizer.json
+                                                          "tokenizer_config.json"]
     assert set(standin_hub.env()) >= {"HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
                                       "PYTHONPATH"}
 
