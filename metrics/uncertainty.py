@@ -331,7 +331,8 @@ def distinct_n_statistic(token_lists: Sequence[Sequence[str]], max_n: int = 4) -
         g, d = pair // num, pair % num
         single = np.bincount(g)[g] == 1
         only_here.append(np.bincount(d[single], minlength=num))
-        g_multi = np.cumsum(np.r_[False, g[~single][1:] != g[~single][:-1]])  # renumbered 0..
+        shared = g[~single]
+        g_multi = np.cumsum(np.r_[False, shared[1:] != shared[:-1]])[: len(shared)]  # renumbered 0..
         in_texts.append(sparse.csr_matrix((np.ones(len(g_multi), np.float32), (g_multi, d[~single])),
                                           shape=(int(g_multi.max(initial=-1)) + 1, num)))
     totals, only_here = np.array(totals, dtype=float).T, np.array(only_here, dtype=float).T  # (N, max_n)

@@ -185,6 +185,8 @@ def test_distinct_n_replicates_equal_a_recount_of_the_resampled_texts(ag_news_te
         assert [reps[f"distinct_{k}"][r] for k in range(1, 5)] == [recount[f"distinct_{k}"] for k in range(1, 5)]
     assert statistic(np.ones((1, len(tokens))))["distinct_2"][0] == distinct_n(texts)["distinct_2"]
     assert result["method"] == U.HALF_METHOD
+    no_shared = U.distinct_n_statistic([["a", "b"], ["c", "d"], []], 2)  # no k-gram in two texts
+    assert no_shared(np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]]))["distinct_1"].tolist() == [4 / 6, 0.0]
 
 
 ENTITIES = [[("GPE", "Paris"), ("PERSON", "Ann")], [], [("GPE", "Paris"), ("ORG", "Paris")],
