@@ -7,33 +7,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PretrainedConfig
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
+from distill.dropout import apply_dropout
 from synthesizrr.core.assets import OFFLINE_PREFIX, resolve_model
 
 STUDENT_OFFLINE = ("offline:minilm", "offline:deberta_tiny")
-
-# Dropout fields by family: BERT/RoBERTa/ELECTRA, DeBERTa (pooler_dropout; cls_dropout is read with getattr),
-# DistilBERT. Only the fields a config already has are set (plus cls_dropout for DeBERTa).
-DROPOUT_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "pooler_dropout",
-                  "dropout", "attention_dropout", "seq_classif_dropout")
-DEBERTA_TYPES = ("deberta", "deberta-v2")
-
-
-def apply_dropout(config: PretrainedConfig, p: float | None) -> list[str]:
-    """Set every dropout probability `config` knows to `p` (None keeps the model's own); return the fields set."""
-    if p is None:
-        return []
-    fields = [f for f in DROPOUT_FIELDS if hasattr(config, f)]
-    if config.model_type in DEBERTA_TYPES:
-        fields.append("cls_dropout")
-    if not fields:
-        raise ValueError(f"student.dropout={p} cannot be applied: model type '{config.model_type}' has none of "
-                         f"the dropout fields {', '.join(DROPOUT_FIELDS)}; set student.dropout=null")
-    for f in fields:
-        setattr(config, f, float(p))
-    return fields
-
 
 def load_student(name: str, labels: Sequence[str], dropout: float | None = None):
     """Return (model, tokenizer) for a classifier over `labels`; the head is new unless the checkpoint has one

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from synthesizrr.core.config import RetrieverConfig
 from synthesizrr.retrieval.common import DOC_TABLE, META, RetrievalError, corpus_fingerprint, read_doc_table
-from synthesizrr.retrieval.embed import embed_shard, embed_shards_parallel, open_shard, shard_rows
+from synthesizrr.retrieval.embed import embed_shard, open_shard, shard_rows
 from synthesizrr.retrieval.faiss_index import DenseRetriever, merge_shards
+from synthesizrr.retrieval.parallel import embed_shards_parallel
 from synthesizrr.retrieval.lexical import BM25Retriever, RandomRetriever, build_bm25, build_random
 
 load_doc_table = read_doc_table   # pyarrow Table (doc_id, num_tokens) of an index dir, memory-mapped

@@ -149,16 +149,6 @@ class TokenizedBackend(Backend):
         return ids
 
 
-def render_with_tokenizer(tok, chat: bool, prompt: str, system: Optional[str]) -> list[int]:
-    """HF-tokenizer input ids: the tokenizer's chat template when `chat` and it has one, else the raw prompt."""
-    if chat and tok.chat_template:
-        from .chat import messages_for
-
-        text = tok.apply_chat_template(messages_for(prompt, system), add_generation_prompt=True, tokenize=False)
-        return tok(text, add_special_tokens=False)["input_ids"]
-    return tok(prompt)["input_ids"]
-
-
 def fit_left(prompt: str, render: Callable[[str], list[int]], tokenize: Callable[[str], list[int]],
              detokenize: Callable[[list[int]], str], budget: int) -> tuple[list[int], bool]:
     """Token ids of ``render(prompt)``, shortened from the left of the prompt (as the reference's left truncation)

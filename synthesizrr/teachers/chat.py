@@ -29,3 +29,11 @@ class ChatTemplate:
         """The text the model sees, ending with the assistant turn's opening."""
         return self._template.render(messages=messages_for(prompt, system), add_generation_prompt=True,
                                      bos_token=self.bos_token, eos_token=self.eos_token)
+
+
+def render_with_tokenizer(tok, chat: bool, prompt: str, system: Optional[str]) -> list[int]:
+    """HF-tokenizer input ids: the tokenizer's chat template when `chat` and it has one, else the raw prompt."""
+    if chat and tok.chat_template:
+        text = tok.apply_chat_template(messages_for(prompt, system), add_generation_prompt=True, tokenize=False)
+        return tok(text, add_special_tokens=False)["input_ids"]
+    return tok(prompt)["input_ids"]

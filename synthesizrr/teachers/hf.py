@@ -15,7 +15,8 @@ from typing import Optional
 
 from ..core.config import TeacherConfig
 from ..core.assets import resolve_model
-from .base import TokenizedBackend, render_with_tokenizer, Completion, Emit, Request, TeacherError, cut_at_stop, failed
+from .chat import render_with_tokenizer
+from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, cut_at_stop, failed
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from typing import Optional
 
 from ..core.config import TeacherConfig
 from ..core.assets import resolve_model
-from .base import TokenizedBackend, render_with_tokenizer, Completion, Emit, Request, TeacherError, failed, finish_reason
+from .chat import render_with_tokenizer
+from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .hf import DTYPES
 
 

@@ -6,7 +6,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Dist
     DistilBertForSequenceClassification
 
 from distill.fit import fit
-from distill.models import apply_dropout, load_student
+from distill.dropout import apply_dropout
+from distill.models import load_student
 from distill.train import predict
 from synthesizrr.core.config import StudentConfig
 

@@ -6,7 +6,6 @@ import json
 import sys
 import time
 import traceback
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
