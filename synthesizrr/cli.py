@@ -7,34 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from .compose import CONF_DIR, check_group_overrides, load_config, search_path, with_search_path
 from .core import config as _config  # noqa: F401  (registers the typed schema that conf/config.yaml builds on)
 
-CONF_DIR = Path(os.environ.get("SYNTHESIZRR_CONF", Path(__file__).resolve().parents[1] / "conf"))
 log = logging.getLogger("synthesizrr")
-
-
-def config_groups() -> dict[str, list[str]]:
-    groups = {}
-    for d in sorted(p for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"):
-        groups[d.name] = sorted(f.stem for f in d.glob("*.yaml"))
-    return groups
-
-
-def check_group_overrides(argv: list[str]) -> None:
-    """Fail fast, in one line, on `group=option` overrides that name no config file."""
-    from .core.errors import ConfigError
-
-    groups = config_groups()
-    for arg in argv:
-        if arg.startswith("-") or "=" not in arg:
-            continue
-        key, value = arg.split("=", 1)
-        key = key.lstrip("+~")
-        if key not in groups or "(" in value or "*" in value:
-            continue
-        for option in value.split(","):
-            if option and option != "null" and option not in groups[key]:
-                raise ConfigError(f"{key}={option} is not a known {key}: choose one of {', '.join(groups[key])}")
 
 
 def _choices(arg: str) -> list[str]:
@@ -60,35 +36,11 @@ def _first_choice(arg: str) -> str:
     return _choices(arg)[0]
 
 
-def compose_config(overrides: list[str]):
-    """Compose conf/config.yaml with overrides; composition errors become one-line ConfigErrors."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-
-    from .core.errors import ConfigError
-
-    try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            return compose("config", overrides=list(overrides))
-    except HydraException as exc:
-        cause = exc.__cause__ or exc
-        msg = str(cause).strip().splitlines()[0]
-        key = getattr(cause, "full_key", None)
-        raise ConfigError(f"{key}: {msg}" if key and key not in msg else msg) from exc
-
-
-def load_config(overrides: list[str]):
-    """The validated, typed config for these overrides (what a run would use)."""
-    from .core.config import validate
-
-    return validate(compose_config(overrides))
-
-
 def precheck(argv: list[str]) -> None:
-    """Validate the command line before Hydra starts any job (the first value of each sweep)."""
+    """Validate the command line before Hydra starts any job: every value of every sweep."""
     check_group_overrides(argv)
-    args = [a for a in argv if "=" in a and not a.startswith("-")]
-    first = [_first_choice(a) for a in args]
+    args = [a for a in argv if "=" in a and not a.startswith("-") and not a.startswith("hydra.searchpath=")]
+    first = with_search_path([_first_choice(a) for a in args], argv)
     load_config(first)
     for i, arg in enumerate(args):  # every other value of a sweep, with the first value of the rest
         for choice in _choices(arg)[1:]:
@@ -109,18 +61,20 @@ def run(cfg_node) -> dict:
     from omegaconf import OmegaConf
 
     from .core.config import validate
+    from .methods.base import load_method
     from .pipeline import Pipeline
     from .tracking import Tracker
 
     cfg = validate(cfg_node)
+    method = load_method(cfg.method)
     logging.getLogger("synthesizrr").setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per teacher request otherwise
     config_dict = OmegaConf.to_container(cfg_node, resolve=True)
     config_dict.pop("hydra", None)
-    tracker = Tracker(cfg, config_dict, run_name=f"{cfg.dataset.name}/{cfg.method.label}")
+    tracker = Tracker(cfg, config_dict, run_name=f"{cfg.dataset.name}/{method.label}")
     summary = {}
     try:
-        summary = Pipeline(cfg, tracker).run()
+        summary = Pipeline(cfg, tracker, method).run()
         if "report_dir" in summary:
             out = Path(summary["report_dir"])
             tracker.log_image("report/metrics", out / "metrics.png")
@@ -153,6 +107,10 @@ def main() -> None:
     from .core.errors import ConfigError
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if os.environ.get("SYNTHESIZRR_CONFIG_PATH"):   # Hydra knows --config-dir and hydra.searchpath, not this
+        argv = [a for a in sys.argv[1:] if not a.startswith("hydra.searchpath=")]
+        entries = search_path(sys.argv[1:], config_dirs=False)
+        sys.argv[1:] = argv + [f"hydra.searchpath=[{','.join(entries)}]"]
     try:
         precheck(sys.argv[1:])
     except ConfigError as exc:

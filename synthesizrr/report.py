@@ -38,12 +38,14 @@ def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(parts)).strip("_")
 
 
-def run_record(cfg, summary: dict) -> dict:
+def run_record(cfg, method, summary: dict) -> dict:
     ev, dist, filt, syn = (summary.get(k, {}) for k in ("evaluate", "distill", "filter", "synthesize"))
     rec = {
-        "name": cfg.name, "dataset": cfg.dataset.name, "teacher": cfg.teacher.name if cfg.method.name not in ("gold", "regen") else "-",  # no teacher used
-        "method": cfg.method.label, "method_name": cfg.method.name, "num_shots": cfg.method.num_shots,
-        "icl_type": cfg.method.icl_type, "retriever": cfg.retriever.name, "corpus": cfg.corpus.name,
+        "name": cfg.name, "dataset": cfg.dataset.name,
+        "teacher": cfg.teacher.name if method.uses_teacher else "-",
+        "method": method.label, "method_name": cfg.method.name, "method_family": method.family,
+        "method_order": method.order, "real_data": method.real_data, "num_shots": cfg.method.num_shots,
+        "retriever": cfg.retriever.name, "corpus": cfg.corpus.name,
         "student": cfg.student.name, "filter": cfg.filter.name, "seed": cfg.seed,
         "num_final": filt.get("num_final"), "num_prompts": syn.get("num_prompts"), "drops": syn.get("drops"),
         "teacher_stats": syn.get("teacher"),
@@ -58,9 +60,9 @@ def run_record(cfg, summary: dict) -> dict:
     return rec
 
 
-def record_run(cfg, summary: dict, filtered: Path) -> Path:
+def record_run(cfg, method, summary: dict, filtered: Path) -> Path:
     out = Path(cfg.results_dir) / cfg.name
-    rec = run_record(cfg, summary)
+    rec = run_record(cfg, method, summary)
     slug = _slug(rec["dataset"], rec["teacher"], rec["method"], rec["retriever"], rec["corpus"], rec["student"],
                  rec["filter"])
     out.mkdir(parents=True, exist_ok=True)
@@ -93,9 +95,8 @@ def load_records(dirs: list[Path]) -> list[dict]:
 
 
 def _order(rec: dict) -> tuple:
-    rank = {"gold": 0, "zerogen": 1, "fewgen": 2, "attrprompt": 3, "regen": 4, "synthesizrr": 5}
-    return (rec["dataset"], rank.get(rec["method_name"], 9), rec["icl_type"] != "retrieved", rec["num_shots"],
-            rec["method"], rec["teacher"])
+    return (rec["dataset"], rec["method_order"], rec["method_family"], rec["num_shots"], rec["method"],
+            rec["teacher"])
 
 
 def _fmt(value, scale: float, decimals: int, std=None) -> str:
@@ -119,7 +120,7 @@ def accuracy_rows(recs: list[dict]) -> tuple[list[str], list[list[str]]]:
     datasets = sorted({r["dataset"] for r in recs})
     methods: dict[str, dict] = {}
     for r in sorted(recs, key=_order):
-        key = r["method"] if r["method_name"] == "gold" else f"{r['method']} ({r['teacher']})"
+        key = r["method"] if r["real_data"] else f"{r['method']} ({r['teacher']})"
         methods.setdefault(key, {})[r["dataset"]] = _fmt(r.get("accuracy"), 100, 1, r.get("accuracy_std"))
     return ["Method", *datasets], [[m, *[cells.get(d, "–") for d in datasets]] for m, cells in methods.items()]
 
@@ -180,12 +181,9 @@ def plot_shot_sweep(recs: list[dict], path: Path) -> bool:
 
     lines: dict[str, list[dict]] = {}
     for r in recs:
-        if r["method_name"] == "gold":
+        if r["real_data"]:
             continue
-        family = r["method_name"] if r["method_name"] != "synthesizrr" else \
-            ("SynthesizRR RetrICL" if r["icl_type"] == "retrieved" else "SynthesizRR non-RetrICL")
-        family = {"fewgen": "FewGen"}.get(family, family)
-        lines.setdefault(f"{family} · {r['dataset']} · {r['teacher']}", []).append(r)
+        lines.setdefault(f"{r['method_family']} · {r['dataset']} · {r['teacher']}", []).append(r)
     lines = {k: sorted(v, key=lambda r: r["num_shots"]) for k, v in lines.items()
              if len({r["num_shots"] for r in v}) > 1}
     if not lines:

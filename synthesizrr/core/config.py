@@ -1,5 +1,9 @@
 """Typed schema of the Hydra config. Composed YAML is merged into these dataclasses, so an unknown key,
 a wrong type or an out-of-range value fails before any work starts, naming the key.
+
+Each section declares which stages consume its fields (`@consumed_by`): a stage's cache key is built from the
+fields declared for it (synthesizrr/core/keys.py) plus its inputs' content fingerprints. A new field is consumed
+by its section's stages unless it is listed in `ignore` (fields that change no output: devices, display names).
 """
 from __future__ import annotations
 
@@ -30,11 +34,21 @@ def _range(key: str, value: Optional[float], lo: Optional[float] = None, hi: Opt
                           f"{'inf' if hi is None else hi}{right}")
 
 
+def consumed_by(*stages: str, fields: Optional[Dict[str, tuple]] = None, ignore: tuple = ()):
+    """Class decorator: every field of the section feeds the cache keys of `stages`, except the fields in
+    `ignore` (they change no output) and those given stages of their own in `fields`."""
+    def wrap(cls):
+        cls.__consumers__ = (tuple(stages), dict(fields or {}), tuple(ignore))
+        return cls
+    return wrap
+
+
 def _band(key: str, band: List[float]) -> None:
     if len(band) != 2 or not (-1.0 <= band[0] <= band[1] <= 1.0):
         raise ConfigError(f"{key}={list(band)} is not a similarity band: allowed [lo, hi] with -1 <= lo <= hi <= 1")
 
 
+@consumed_by("synthesize")
 @dataclass
 class PromptConfig:
     """Prompt pieces for one dataset, in this project's own words (REFERENCE.md section 6)."""
@@ -47,6 +61,8 @@ class PromptConfig:
     system: Optional[str] = None                  # system message for chat templates
 
 
+@consumed_by("prepare", fields={"labels": ("prepare", "synthesize"), "max_num_tokens": ("synthesize",),
+                               "prompts": ("synthesize",)})
 @dataclass
 class DatasetConfig:
     name: str = MISSING
@@ -78,6 +94,8 @@ class DatasetConfig:
                 raise ConfigError(f"dataset.splits lacks '{split}': allowed keys train, test, validation")
 
 
+@consumed_by("index", fields={"min_tokens": ("synthesize",), "max_tokens": ("synthesize",),
+                             "long_documents": ("synthesize",)})
 @dataclass
 class CorpusConfig:
     name: str = MISSING
@@ -98,6 +116,11 @@ class CorpusConfig:
         _range("corpus.max_tokens", self.max_tokens, max(1, self.min_tokens))
 
 
+@consumed_by("index", fields={"kind": ("index", "synthesize"), "top_k": ("retrieve", "synthesize"),
+                             "hnsw_ef_search": ("retrieve",), "ivf_nprobe": ("retrieve",),
+                             "icl_ranks": ("synthesize",), "icl_band": ("synthesize",), "gen_band": ("synthesize",),
+                             "dedup": ("synthesize",)},
+             ignore=("name", "batch_size", "device"))
 @dataclass
 class RetrieverConfig:
     name: str = MISSING
@@ -132,6 +155,9 @@ class RetrieverConfig:
             raise ConfigError(f"retriever.icl_ranks={list(self.icl_ranks)} must lie in 1..top_k={self.top_k}")
 
 
+@consumed_by("synthesize", ignore=("name", "n_threads", "device", "base_urls", "api_key_env", "concurrency",
+                                   "request_timeout", "max_retries", "backoff_base", "backoff_max", "failure_budget",
+                                   "price_per_1m_input", "price_per_1m_output"))
 @dataclass
 class TeacherConfig:
     name: str = MISSING
@@ -174,39 +200,23 @@ class TeacherConfig:
         _range("teacher.context_length", self.context_length, 16)
 
 
-METHODS = ("gold", "fewgen", "synthesizrr", "zerogen", "attrprompt", "regen")
-
-
+@consumed_by("synthesize", ignore=("display_name", "settings"))   # settings: typed by the method, keyed by it
 @dataclass
 class MethodConfig:
-    name: str = MISSING                  # one of METHODS
-    display_name: Optional[str] = None   # row name in tables; derived when empty
+    name: str = MISSING                  # a registered method (synthesizrr/methods) or any name with `impl`
+    impl: Optional[str] = None           # "package.module:Class" or "path/to/file.py:Class"; default: by name
+    display_name: Optional[str] = None   # row name in tables; default: the method's own label
     num_shots: int = 0
-    icl_type: str = "retrieved"          # synthesizrr: retrieved (RetrICL) | seed (non-RetrICL)
     num_samples_per_label: int = 100     # prompts per label (a cap for synthesizrr)
     min_words: int = 3                   # shorter outputs are dropped
-    extra: Dict[str, Any] = field(default_factory=dict)
+    settings: Dict[str, Any] = field(default_factory=dict)   # the method's own typed settings
 
     def __post_init__(self) -> None:
-        _choice("method.name", self.name, METHODS)
-        _choice("method.icl_type", self.icl_type, ("retrieved", "seed"))
         _range("method.num_shots", self.num_shots, 0)
         _range("method.num_samples_per_label", self.num_samples_per_label, 1)
 
-    @property
-    def label(self) -> str:
-        if self.display_name:
-            return self.display_name
-        if self.name == "gold":
-            return "Gold"
-        if self.name == "fewgen":
-            return f"FewGen {self.num_shots}-shot"
-        if self.name == "synthesizrr":
-            kind = "RetrICL" if self.icl_type == "retrieved" else "non-RetrICL"
-            return f"SynthesizRR {kind} {self.num_shots}-shot"
-        return {"zerogen": "ZeroGen", "attrprompt": "AttrPrompt", "regen": "ReGen"}[self.name]
 
-
+@consumed_by("filter")
 @dataclass
 class FilterConfig:
     name: str = "none"                   # none | cartography
@@ -228,6 +238,7 @@ class FilterConfig:
         _range("filter.num_samples", self.num_samples, 1)
 
 
+@consumed_by("distill", "oracle", ignore=("name", "eval_batch_size", "device"))
 @dataclass
 class StudentConfig:
     name: str = MISSING
@@ -260,6 +271,8 @@ class StudentConfig:
             raise ConfigError("student.seeds is empty: give at least one seed")
 
 
+@consumed_by("evaluate", fields={"oracle_max_train": ("evaluate", "oracle")},
+             ignore=("sample_table_rows", "device"))
 @dataclass
 class MetricsConfig:
     self_bleu: bool = True
@@ -291,6 +304,7 @@ class MetricsConfig:
         _range("metrics.mauve_scaling_factor", self.mauve_scaling_factor, 0, lo_open=True)
 
 
+@consumed_by(ignore=("backend", "mode", "project", "entity", "group", "tags"))
 @dataclass
 class TrackingConfig:
     backend: str = "wandb"               # wandb | none
@@ -307,8 +321,11 @@ class TrackingConfig:
 
 
 STAGES = ("prepare", "index", "retrieve", "synthesize", "filter", "distill", "evaluate", "report")
+CACHED_STAGES = ("prepare", "index", "retrieve", "synthesize", "filter", "distill", "evaluate", "oracle")
 
 
+@consumed_by(fields={"seed": ("prepare", "retrieve", "synthesize", "filter", "evaluate", "oracle")},
+             ignore=("name", "stage", "force", "store_dir", "results_dir", "data_root", "corpus_root", "verbose"))
 @dataclass
 class Config:
     dataset: DatasetConfig = MISSING
@@ -323,6 +340,7 @@ class Config:
     name: str = "default"                # experiment name: results/<name>/ and the W&B group
     seed: int = 42
     stage: str = "report"                # run the pipeline up to this stage
+    force: Optional[str] = None          # recompute this stage (and every later one) even when cached; or "all"
     store_dir: str = "store"
     results_dir: str = "results"
     data_root: str = "../shared/data"
@@ -331,6 +349,8 @@ class Config:
 
     def __post_init__(self) -> None:
         _choice("stage", self.stage, STAGES)
+        if self.force is not None:
+            _choice("force", self.force, ("all", *STAGES[:-1]))
 
 
 def _one_line(exc: OmegaConfBaseException) -> str:

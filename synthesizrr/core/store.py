@@ -13,7 +13,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from filelock import FileLock
 
@@ -61,6 +61,23 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def content_fingerprint(folder: Path, files: Iterable[str], fallback: str) -> str:
+    """sha256 over the named files (name and bytes) in `folder`; `fallback` (the stage key) when none is named,
+    for stages whose output is determined by their key or too large to hash (the corpus index)."""
+    files = list(files)
+    if not files:
+        return fallback
+    h = hashlib.sha256()
+    for name in files:
+        path = Path(folder) / name
+        if path.exists():
+            h.update(name.encode() + b"\0")
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -86,15 +103,25 @@ class Store:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def content(self, stage: str, key: str, outputs: Iterable[str] = ()) -> str:
+        """The content fingerprint a finished stage recorded (computed from its outputs for older entries)."""
+        meta = self.meta(stage, key)
+        return meta.get("content") or content_fingerprint(self.path(stage, key), outputs, key)
+
+    def remove(self, stage: str, key: str) -> None:
+        shutil.rmtree(self.path(stage, key), ignore_errors=True)
+
     @contextmanager
-    def writing(self, stage: str, key: str, meta: dict) -> Iterator[Path]:
-        """Yield a temp dir to fill; on success it is renamed to the stage's final dir with its metadata."""
+    def writing(self, stage: str, key: str, meta: dict, outputs: Iterable[str] = ()) -> Iterator[Path]:
+        """Yield a temp dir to fill; on success it is renamed to the stage's final dir with its metadata and
+        the content fingerprint of `outputs` (downstream keys use it, so a changed output recomputes them)."""
         final = self.path(stage, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{key}.", suffix=".tmp"))
         try:
             yield tmp
-            atomic_write_json(tmp / DONE, {**meta, "stage": stage, "key": key, "finished_at": time.time()})
+            atomic_write_json(tmp / DONE, {**meta, "stage": stage, "key": key, "finished_at": time.time(),
+                                           "content": content_fingerprint(tmp, outputs, key)})
             if final.exists():  # an incomplete leftover or a concurrent twin: replace it
                 shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)

@@ -1,12 +1,12 @@
 """AttrPrompt (Yu et al., NeurIPS 2023 D&B): attributed prompts (docs/prior_work.md).
 
-1. Attribute dimensions (e.g. subtopic, style, length) are taken from method.extra.attributes, or proposed by
+1. Attribute dimensions (e.g. subtopic, style, length) are taken from method.settings.attributes, or proposed by
    the teacher for the task in one call.
 2. Values: per label and dimension, from the config or proposed by the teacher (one call each).
 3. Each generation prompt is the label's instruction plus one value per dimension, drawn with a generator
    seeded by (seed, prompt id).
 Proposals are parsed line by line; junk lines are dropped with a counted reason. Missing dimensions are topped
-up from method.extra.default_attributes (before values are asked for), a dimension with too few usable values for
+up from method.settings.default_attributes (before values are asked for), a dimension with too few usable values for
 a label falls back to its default values or is left out for that label, and a label left with fewer than
 num_dimensions dimensions is topped up with default dimensions and values. The result (attributes, their source,
 the raw proposals, counts and each prompt's draw) goes to the stage output's attributes.json.
@@ -19,17 +19,17 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 from ..core.config import Config, ConfigError, DatasetConfig, MethodConfig
 from ..core.store import atomic_write_json
 from . import prompts as P
+from .base import Inputs
 from .builders import PromptRow
+from .teacher import TeacherMethod, request_seed
 
 log = logging.getLogger("synthesizrr")
 
-SETTINGS = {"num_dimensions": 4, "num_values": 5, "min_values": 2, "max_item_words": 6,
-            "proposal_max_tokens": 96, "template": "{instruction} Its attributes: {attributes}."}
 _BULLET = re.compile(r"^(?:[-*•·>]+|\(?\d{1,2}[.):]|\(?[a-zA-Z][.)])\s+")
 _LEAD_IN = re.compile(r"^(sure|certainly|here|okay|ok|the following|below)\b", re.IGNORECASE)
 _FILLER = {"a", "an", "the", "and", "or", "but", "however", "also", "meanwhile", "so", "then", "with", "of", "to",
@@ -42,9 +42,24 @@ class AttributedPromptRow(PromptRow):
     attributes: dict = field(default_factory=dict)   # dimension -> the value drawn for this prompt
 
 
-def settings(mcfg: MethodConfig) -> dict:
-    """SETTINGS, overridden by the keys set (not null) in method.extra."""
-    return {k: v if mcfg.extra.get(k) is None else mcfg.extra[k] for k, v in SETTINGS.items()}
+@dataclass
+class Settings:
+    # {dimension: [values]} and/or {label: {dimension: [values]}}; empty: the teacher proposes them
+    attributes: Dict[str, Any] = field(default_factory=dict)
+    default_attributes: Dict[str, List[str]] = field(default_factory=lambda: {
+        "style": ["formal", "informal", "neutral", "vivid", "analytical"],
+        "length": ["very short", "short", "medium-length"]})   # fallbacks for junk proposals
+    num_dimensions: int = 4          # dimensions asked for (teacher proposals plus defaults)
+    num_values: int = 5              # values asked for per label and dimension
+    min_values: int = 2              # fewer usable values: the default values, or the dimension is left out
+    max_item_words: int = 6          # longer proposal lines are dropped
+    proposal_max_tokens: int = 96
+    template: str = "{instruction} Its attributes: {attributes}."
+
+    def __post_init__(self) -> None:
+        for key in ("num_dimensions", "num_values", "min_values", "max_item_words", "proposal_max_tokens"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"method.settings.{key}={getattr(self, key)} is out of range: allowed >= 1")
 
 
 # ---- parsing teacher proposals --------------------------------------------------------------------------
@@ -106,12 +121,12 @@ def normalize_attributes(given: dict, labels: list[str]) -> dict[str, dict[str, 
     shared, own = {}, {}
     for key, value in given.items():
         if key in labels and isinstance(value, dict):
-            own[key] = {str(d): _values(f"method.extra.attributes.{key}.{d}", v) for d, v in value.items()}
+            own[key] = {str(d): _values(f"method.settings.attributes.{key}.{d}", v) for d, v in value.items()}
         elif isinstance(value, dict):
-            raise ConfigError(f"method.extra.attributes.{key} is a mapping but {key!r} is not a label: "
+            raise ConfigError(f"method.settings.attributes.{key} is a mapping but {key!r} is not a label: "
                               f"allowed labels {', '.join(labels)}")
         else:
-            shared[str(key)] = _values(f"method.extra.attributes.{key}", value)
+            shared[str(key)] = _values(f"method.settings.attributes.{key}", value)
     return {lab: {**shared, **own.get(lab, {})} for lab in labels}
 
 
@@ -120,7 +135,6 @@ def _ask(teacher, cfg: Config, prompts: dict[str, str], max_tokens: int, counts:
          keys: list) -> dict[str, str]:
     """One cached teacher call per (prompt id, prompt); answers by prompt id ('' for a failed call). The calls'
     cache keys are added to `keys`."""
-    from ..synthesize import request_seed
     from ..teachers import Request
 
     reqs = [Request(prompt=p, max_new_tokens=max_tokens, seed=request_seed(cfg.seed, pid),
@@ -145,33 +159,33 @@ def value_prompt(dcfg: DatasetConfig, description: str, dimension: str, n: int) 
             f"Answer with one short value per line.")
 
 
-def propose_attributes(cfg: Config, teacher) -> dict:
+def propose_attributes(cfg: Config, s: Settings, teacher) -> dict:
     """Ask the teacher for dimensions, then for each label's values; fall back on defaults. Returns the record
     written to attributes.json: attributes, sources, raw proposals and counts."""
-    d, s = cfg.dataset, settings(cfg.method)
-    defaults = {str(k): _values(f"method.extra.default_attributes.{k}", v)
-                for k, v in (cfg.method.extra.get("default_attributes") or {}).items()}
+    d = cfg.dataset
+    defaults = {str(k): _values(f"method.settings.default_attributes.{k}", v)
+                for k, v in (s.default_attributes or {}).items()}
     counts, keys = Counter(), []
     raw = {"dimensions": _ask(teacher, cfg, {"attrprompt-dimensions": dimension_prompt(
-        d, s["num_dimensions"], list(defaults))}, s["proposal_max_tokens"], counts, keys)["attrprompt-dimensions"]}
-    dims, drops = parse_items(raw["dimensions"], s["num_dimensions"], s["max_item_words"])
+        d, s.num_dimensions, list(defaults))}, s.proposal_max_tokens, counts, keys)["attrprompt-dimensions"]}
+    dims, drops = parse_items(raw["dimensions"], s.num_dimensions, s.max_item_words)
     counts.update({f"dimension_lines_{k}": v for k, v in drops.items()})
     counts["dimensions_from_teacher"] = len(dims)
     for dim in defaults:                             # top up from the defaults
-        if len(dims) < s["num_dimensions"] and dim.lower() not in {x.lower() for x in dims}:
+        if len(dims) < s.num_dimensions and dim.lower() not in {x.lower() for x in dims}:
             dims.append(dim)
             counts["dimensions_from_defaults"] += 1
-    asks = {f"attrprompt-values-{lab}-{dim}": value_prompt(d, desc, dim, s["num_values"])
+    asks = {f"attrprompt-values-{lab}-{dim}": value_prompt(d, desc, dim, s.num_values)
             for lab, desc in d.labels.items() for dim in dims}
-    answers = _ask(teacher, cfg, asks, s["proposal_max_tokens"], counts, keys)
+    answers = _ask(teacher, cfg, asks, s.proposal_max_tokens, counts, keys)
     attributes, sources = {lab: {} for lab in d.labels}, {lab: {} for lab in d.labels}
     for label in d.labels:
         for dim in dims:
             text = raw[f"{label}/{dim}"] = answers[f"attrprompt-values-{label}-{dim}"]
-            values, drops = parse_items(text, s["num_values"], s["max_item_words"], prefix=dim)
+            values, drops = parse_items(text, s.num_values, s.max_item_words, prefix=dim)
             counts.update({f"value_lines_{k}": v for k, v in drops.items()})
             default = next((v for k, v in defaults.items() if k.lower() == dim.lower()), None)
-            if len(values) >= s["min_values"]:
+            if len(values) >= s.min_values:
                 attributes[label][dim], sources[label][dim] = values, "teacher"
             elif default:
                 attributes[label][dim], sources[label][dim] = default, "default"
@@ -179,7 +193,7 @@ def propose_attributes(cfg: Config, teacher) -> dict:
             else:
                 counts["dimensions_left_out"] += 1
         for dim, values in defaults.items():         # a label short of dimensions gets default ones
-            if len(attributes[label]) < s["num_dimensions"] and dim.lower() not in map(str.lower, attributes[label]):
+            if len(attributes[label]) < s.num_dimensions and dim.lower() not in map(str.lower, attributes[label]):
                 attributes[label][dim], sources[label][dim] = values, "default"
                 counts["label_dimensions_from_defaults"] += 1
     return {"attributes": attributes, "sources": sources, "proposals": raw, "counts": dict(counts),
@@ -187,10 +201,9 @@ def propose_attributes(cfg: Config, teacher) -> dict:
 
 
 # ---- prompts --------------------------------------------------------------------------------------------
-def attributed_prompts(dcfg: DatasetConfig, mcfg: MethodConfig, attributes: dict[str, dict[str, list[str]]],
-                       seed: int) -> tuple[list[AttributedPromptRow], Counter]:
+def attributed_prompts(dcfg: DatasetConfig, mcfg: MethodConfig, template: str,
+                       attributes: dict[str, dict[str, list[str]]], seed: int) -> tuple[list[AttributedPromptRow], Counter]:
     """num_samples_per_label prompts per label, each with one value per dimension drawn (seeded) for it."""
-    template = settings(mcfg)["template"]
     rows, stats = [], Counter()
     for label, desc in dcfg.labels.items():
         instr = P.instruction(dcfg.prompts.fewgen_instruction, desc)
@@ -210,22 +223,31 @@ def attributed_prompts(dcfg: DatasetConfig, mcfg: MethodConfig, attributes: dict
     return rows, stats
 
 
-def attrprompt_prompts(cfg: Config, teacher, out: Optional[Path]) -> tuple[list[AttributedPromptRow], Counter]:
+class AttrPrompt(TeacherMethod):
+    name = "attrprompt"
+    Settings = Settings
+    order = 30
+
+    def default_label(self) -> str:
+        return "AttrPrompt"
+
+    def prompts(self, inp: Inputs, teacher) -> tuple[list[AttributedPromptRow], Counter]:
+        return attrprompt_prompts(inp.cfg, self.settings, teacher, Path(inp.out))
+
+
+def attrprompt_prompts(cfg: Config, s: Settings, teacher, out: Path) -> tuple[list[AttributedPromptRow], Counter]:
     """Attributes (config or teacher), the prompts, and attributes.json in `out`."""
     labels = list(cfg.dataset.labels)
-    given = cfg.method.extra.get("attributes")
-    if given:
-        attributes = normalize_attributes(given, labels)
+    if s.attributes:
+        attributes = normalize_attributes(s.attributes, labels)
         sources = {lab: dict.fromkeys(dims, "config") for lab, dims in attributes.items()}
         record = {"attributes": attributes, "sources": sources, "proposals": {}, "counts": {}, "call_keys": []}
     else:
-        record = propose_attributes(cfg, teacher)
-    rows, stats = attributed_prompts(cfg.dataset, cfg.method, record["attributes"], cfg.seed)
+        record = propose_attributes(cfg, s, teacher)
+    rows, stats = attributed_prompts(cfg.dataset, cfg.method, s.template, record["attributes"], cfg.seed)
     stats.update(record["counts"])
-    if out is not None:
-        keys = record.pop("call_keys")
-        atomic_write_json(Path(out) / "attributes.json",
-                          {**record, "assignments": {r.prompt_id: r.attributes for r in rows}})
-        if keys:   # kept by `synthesizrr-store clean` for a recorded run (the generation calls are appended)
-            (Path(out) / "call_keys.txt").write_text("\n".join(keys) + "\n")
+    keys = record.pop("call_keys")
+    atomic_write_json(out / "attributes.json", {**record, "assignments": {r.prompt_id: r.attributes for r in rows}})
+    if keys:   # kept by `synthesizrr-store clean` for a recorded run (the generation calls are appended)
+        (out / "call_keys.txt").write_text("\n".join(keys) + "\n")
     return rows, stats

@@ -1,58 +1,57 @@
 """ReGen (Yu et al., Findings ACL 2023): training data retrieved from the corpus, not generated (docs/prior_work.md).
 
-1. Queries: each label's verbalization (dataset.labels) in each of method.extra.query_templates.
+1. Queries: each label's verbalization (dataset.labels) in each of method.settings.query_templates.
 2. The configured retriever searches the corpus index with them; per label a document keeps its best score over
-   the label's queries. A document found for several labels keeps the best-scoring label (extra.conflicts: best)
+   the label's queries. A document found for several labels keeps the best-scoring label (settings.conflicts: best)
    or is dropped (drop). Documents outside the corpus token range are skipped.
-3. Each label keeps its num_samples_per_label best documents, shortened to extra.max_words words.
+3. Each label keeps its num_samples_per_label best documents, shortened to settings.max_words words.
 4. Consistency filter: a classifier (filter.model with the filter's lr, batch size and max length, for
-   extra.filter_epochs epochs, seeded) is trained on these pseudo-labelled documents and predicts them; the ones
+   settings.filter_epochs epochs, seeded) is trained on these pseudo-labelled documents and predicts them; the ones
    whose prediction disagrees with their label are dropped (dropped.jsonl), except that each label keeps at least
-   extra.min_keep_per_label documents (its most label-like ones), so a weak classifier cannot empty a label.
+   settings.min_keep_per_label documents (its most label-like ones), so a weak classifier cannot empty a label.
 No teacher is called.
 """
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List, Optional
 
 from ..core.config import Config, ConfigError, StudentConfig
-from ..data import DataError, write_jsonl
+from ..core.errors import DataError
 from ..core.store import atomic_write_json
+from ..data import write_jsonl
 from . import prompts as P
+from .base import Inputs, Method
 
 log = logging.getLogger("synthesizrr")
 
-SETTINGS = {"query_templates": ["{label_description}"], "docs_per_query": None, "conflicts": "best",
-            "max_words": None, "consistency_filter": True, "filter_epochs": 2,
-            "min_keep_per_label": 1}
+@dataclass
+class Settings:
+    query_templates: List[str] = field(default_factory=lambda: ["{label_description}", "{label}"])
+    docs_per_query: Optional[int] = None   # retrieved per query; None: 2 x num_samples_per_label
+    conflicts: str = "best"                # a document found for several labels: best (its best label) | drop
+    max_words: Optional[int] = None        # documents are shortened to this many words; None: dataset.max_num_tokens
+    consistency_filter: bool = True
+    filter_epochs: int = 2                 # epochs of the consistency classifier (filter.model and its settings)
+    min_keep_per_label: int = 1            # a label keeps at least this many (most label-like) documents
 
-
-def settings(cfg: Config) -> dict:
-    s = {k: v if cfg.method.extra.get(k) is None else cfg.method.extra[k] for k, v in SETTINGS.items()}
-    if s["conflicts"] not in ("best", "drop"):
-        raise ConfigError(f"method.extra.conflicts={s['conflicts']!r} is not allowed: choose one of best, drop")
-    if isinstance(s["query_templates"], str) or not s["query_templates"]:
-        raise ConfigError("method.extra.query_templates must be a non-empty list of templates using "
-                          "{label} and/or {label_description}")
-    if int(s["filter_epochs"]) < 1:
-        raise ConfigError(f"method.extra.filter_epochs={s['filter_epochs']} is out of range: allowed >= 1")
-    s["docs_per_query"] = s["docs_per_query"] or 2 * cfg.method.num_samples_per_label
-    s["max_words"] = s["max_words"] or cfg.dataset.max_num_tokens
-    return s
+    def __post_init__(self) -> None:
+        if self.conflicts not in ("best", "drop"):
+            raise ConfigError(f"method.settings.conflicts={self.conflicts!r} is not allowed: choose one of best, drop")
+        if not self.query_templates:
+            raise ConfigError("method.settings.query_templates must be a non-empty list of templates using "
+                              "{label} and/or {label_description}")
+        if self.filter_epochs < 1:
+            raise ConfigError(f"method.settings.filter_epochs={self.filter_epochs} is out of range: allowed >= 1")
 
 
 def _pick(obj, names: tuple) -> dict:
     return {k: getattr(obj, k) for k in names}
 
 
-def key_parts(cfg: Config, index_key: str) -> dict:
-    """What the synthesize stage's output depends on besides prepare, method and seed (no teacher)."""
-    return {"index": index_key, "search": _pick(cfg.retriever, ("kind", "hnsw_ef_search", "ivf_nprobe")),
-            "token_range": _pick(cfg.corpus, ("min_tokens", "max_tokens", "long_documents")),
-            "consistency_model": _pick(cfg.filter, ("model", "lr", "batch_size", "max_length")),
-            "max_num_tokens": cfg.dataset.max_num_tokens}
 
 
 def shorten_words(text: str, max_words: int) -> str:
@@ -134,37 +133,58 @@ def consistency_probs(rows: list[dict], labels: list[str], cfg: Config, epochs: 
     return probs
 
 
-def run_regen(cfg: Config, index: Path, out: Path, work: Path) -> dict:
+class ReGen(Method):
+    name = "regen"
+    Settings = Settings
+    needs_index = True
+    uses_teacher = False
+    order = 40
+
+    def default_label(self) -> str:
+        return "ReGen"
+
+    def key_parts(self, cfg: Config) -> dict:
+        """Besides settings: the search settings and the consistency classifier (filter.model and its settings)."""
+        return {**super().key_parts(cfg), "search": _pick(cfg.retriever, ("kind", "hnsw_ef_search", "ivf_nprobe")),
+                "consistency_model": _pick(cfg.filter, ("model", "lr", "batch_size", "max_length"))}
+
+    def synthesize(self, inp: Inputs) -> dict:
+        return run_regen(inp.cfg, self.settings, inp.index, inp.out, inp.work)
+
+
+def run_regen(cfg: Config, s: Settings, index: Path, out: Path, work: Path) -> dict:
     """The synthesize stage for ReGen: retrieved, pseudo-labelled, consistency-filtered documents."""
     import datasets
 
     from ..retrieval import load_retriever
 
-    s, labels = settings(cfg), list(cfg.dataset.labels)
-    queries = label_queries(cfg.dataset.labels, list(s["query_templates"]))
+    labels = list(cfg.dataset.labels)
+    docs_per_query = s.docs_per_query or 2 * cfg.method.num_samples_per_label
+    max_words = s.max_words or cfg.dataset.max_num_tokens
+    queries = label_queries(cfg.dataset.labels, list(s.query_templates))
     retriever = load_retriever(cfg.retriever, index / "index")
-    hits = retriever.search([q["text"] for q in queries], s["docs_per_query"], seed=cfg.seed)
+    hits = retriever.search([q["text"] for q in queries], docs_per_query, seed=cfg.seed)
     doc_tokens = retriever.doc_table.column("num_tokens").to_pylist()
-    candidates, drops = pseudo_label(queries, hits, doc_tokens, cfg.corpus, s["conflicts"])
+    candidates, drops = pseudo_label(queries, hits, doc_tokens, cfg.corpus, s.conflicts)
     candidates, drops["over_cap"] = cap_by_score(candidates, cfg.method.num_samples_per_label)
     corpus = datasets.load_from_disk(str(index / "corpus"))
     rows = []
     for c in candidates:
         doc = corpus[c["doc_row"]]
-        rows.append({"text": shorten_words(doc["text"], s["max_words"]), "label": c["label"], "method": "regen",
+        rows.append({"text": shorten_words(doc["text"], max_words), "label": c["label"], "method": "regen",
                      "shots": 0, "doc_id": doc["doc_id"], "prompt_id": c["query_id"], "seed_id": None,
                      "retrieval_score": c["score"]})
     if not rows:
         raise DataError(f"ReGen retrieved no usable document for {len(queries)} label queries; check the corpus "
-                        f"token range (corpus.min_tokens={cfg.corpus.min_tokens}) and method.extra.query_templates")
+                        f"token range (corpus.min_tokens={cfg.corpus.min_tokens}) and method.settings.query_templates")
     kept, dropped, rescued = rows, [], 0
-    if s["consistency_filter"]:
-        probs = consistency_probs(rows, labels, cfg, int(s["filter_epochs"]), work)
-        kept, dropped, rescued = split_by_agreement(rows, probs, labels, int(s["min_keep_per_label"]))
+    if s.consistency_filter:
+        probs = consistency_probs(rows, labels, cfg, s.filter_epochs, work)
+        kept, dropped, rescued = split_by_agreement(rows, probs, labels, s.min_keep_per_label)
     drops["consistency"] = len(dropped)
     if not kept:
         raise DataError(f"the ReGen consistency filter dropped all {len(rows)} retrieved documents; raise "
-                        f"method.extra.filter_epochs or method.num_samples_per_label")
+                        f"method.settings.filter_epochs or method.num_samples_per_label")
     empty = [lab for lab in labels if not any(r["label"] == lab for r in kept)]
     if empty:
         log.warning("regen: no document kept for label(s) %s", ", ".join(empty))

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Optional
 
 from ..core.config import DatasetConfig, MethodConfig
 from . import prompts as P
+from .base import Inputs
 from .builders import PromptRow
+from .teacher import TeacherMethod
 
 
 @dataclass
@@ -20,12 +23,27 @@ class SampledPromptRow(PromptRow):
     sample_index: int = 0
 
 
-def zerogen_prompts(dcfg: DatasetConfig, mcfg: MethodConfig) -> tuple[list[SampledPromptRow], Counter]:
-    """num_samples_per_label rows per label, all with the label's one prompt and sample indices 0..n-1.
+@dataclass
+class Settings:
+    instruction: Optional[str] = None   # a template with {label_description}; default: dataset.prompts.fewgen_instruction
 
-    method.extra.instruction (optional) replaces the dataset's fewgen_instruction; it uses {label_description}.
-    """
-    template = mcfg.extra.get("instruction") or dcfg.prompts.fewgen_instruction
+
+class ZeroGen(TeacherMethod):
+    name = "zerogen"
+    Settings = Settings
+    order = 10
+
+    def default_label(self) -> str:
+        return "ZeroGen"
+
+    def prompts(self, inp: Inputs, teacher) -> tuple[list[SampledPromptRow], Counter]:
+        return zerogen_prompts(inp.cfg.dataset, self.mcfg, self.settings.instruction)
+
+
+def zerogen_prompts(dcfg: DatasetConfig, mcfg: MethodConfig,
+                    instruction: Optional[str] = None) -> tuple[list[SampledPromptRow], Counter]:
+    """num_samples_per_label rows per label, all with the label's one prompt and sample indices 0..n-1."""
+    template = instruction or dcfg.prompts.fewgen_instruction
     rows, stats = [], Counter()
     for label, desc in dcfg.labels.items():
         prompt = P.plain_block(dcfg.prompts, P.instruction(template, desc), None)

@@ -5,7 +5,8 @@ import sys
 import pytest
 from hydra import compose, initialize_config_dir
 
-from synthesizrr.cli import CONF_DIR, _first_choice, config_groups, load_config
+from synthesizrr.cli import _choices, _first_choice
+from synthesizrr.compose import CONF_DIR, config_groups, load_config
 from synthesizrr.core.config import ConfigError, validate
 
 GROUP_OPTIONS = [(g, o) for g, opts in config_groups().items() if g != "experiment" for o in opts]
@@ -35,10 +36,28 @@ def test_missing_mandatory_value_is_named():
         validate(compose_cfg(["teacher=llamacpp"]))
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_each_experiment_composes_and_validates(experiment):
-    cfg = validate(compose_cfg([f"experiment={experiment}"]))
-    assert cfg.name
+def sweep_points(experiment):
+    """(key, value) for every value of every sweep the experiment file declares."""
+    params = compose_cfg([f"experiment={experiment}"], hydra_cfg=True).hydra.sweeper.params or {}
+    return [(key, choice.split("=", 1)[1]) for key, value in params.items()
+            for choice in _choices(f"{key}={value}")]
+
+
+SWEEP_POINTS = [(e, k, v) for e in EXPERIMENTS for k, v in sweep_points(e)] + [(e, None, None) for e in EXPERIMENTS]
+
+
+@pytest.mark.parametrize("experiment,key,value", SWEEP_POINTS)
+def test_every_sweep_value_of_every_experiment_composes_and_validates(experiment, key, value):
+    cfg = load_config([f"experiment={experiment}", *([f"{key}={value}"] if key else [])])
+    assert cfg.name == experiment
+
+
+def test_paper_experiments_share_one_base_and_sweep_the_paper_rows():
+    for e in (e for e in EXPERIMENTS if e.startswith("paper_")):
+        assert dict(sweep_points(e)).keys() == {"method"}
+        methods = [v for _, v in sweep_points(e)]
+        assert {"gold", "fewgen_0shot", "fewgen", "synthesizrr_0shot", "synthesizrr", "synthesizrr_seedicl"} <= set(methods)
+        assert "_paper" in (CONF_DIR / "experiment" / f"{e}.yaml").read_text()
 
 
 @pytest.mark.parametrize("launcher", sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher").glob("*.yaml")))

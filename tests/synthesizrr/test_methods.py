@@ -3,7 +3,9 @@ from collections import Counter
 from omegaconf import OmegaConf
 
 from synthesizrr.core.config import CorpusConfig, MethodConfig, PromptConfig, RetrieverConfig
-from synthesizrr.methods.builders import TokenTools, fewgen_prompts, synthesizrr_prompts
+from synthesizrr.methods.builders import TokenTools
+from synthesizrr.methods.fewgen import fewgen_prompts
+from synthesizrr.methods.synthesizrr import synthesizrr_prompts
 from synthesizrr.methods.inputs import band_inputs, cap_per_label
 from synthesizrr.methods.parsing import clean, drop_reason
 from synthesizrr.methods.prompts import shorten
@@ -103,20 +105,20 @@ def test_synthesizrr_prompts_exclude_own_seed_and_fit_context():
     docs = {i: f"Document {i} body words here." for i in range(9)}
     m = _obj(MethodConfig, name="synthesizrr", num_shots=3, num_samples_per_label=10)
     c = _obj(CorpusConfig, name="c")
-    rows, _ = synthesizrr_prompts(_dataset(), c, m, banded, docs.__getitem__, WORDS, 50, seed=0)
+    rows, _ = synthesizrr_prompts(_dataset(), c, m, "retrieved", banded, docs.__getitem__, WORDS, 50, seed=0)
     a_rows = [r for r in rows if r.label == "a"]
     assert all(r.demo_ids == ["s9"] for r in a_rows)  # the seed's own demo (s0) is never used
     assert a_rows[0].prompt.startswith("News article:\nDocument 6")
     assert a_rows[0].prompt.endswith("Summarize the above as topic A.\nSummary:")
     tight = TokenTools(WORDS.count, WORDS.truncate, 50 + 32 + 16)
-    rows, stats = synthesizrr_prompts(_dataset(), c, m, banded, docs.__getitem__, tight, 50, seed=0)
+    rows, stats = synthesizrr_prompts(_dataset(), c, m, "retrieved", banded, docs.__getitem__, tight, 50, seed=0)
     assert stats["prompts_shortened"] >= 1
     assert all(tight.count(r.prompt) <= 16 for r in rows)
 
 
 def test_feasible_total_agrees_with_the_sampler_rounding():
     from distill.sampling import match_distribution
-    from synthesizrr.filtering import feasible_total
+    from synthesizrr.stages.filter import feasible_total
 
     target = {"a": 0.23, "b": 0.23, "c": 0.19, "d": 0.18, "e": 0.17}
     rows = [{"label": lab} for lab, n in zip("abcde", (2, 2, 2, 2, 2)) for _ in range(n)]

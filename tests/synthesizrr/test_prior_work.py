@@ -9,11 +9,12 @@ from hydra import compose, initialize_config_dir
 
 from synthesizrr.cli import CONF_DIR, run
 from synthesizrr.core.config import ConfigError, validate
+from synthesizrr.methods.base import load_method
 from synthesizrr.methods.attrprompt import (attributed_prompts, attrprompt_prompts, normalize_attributes, parse_items,
                                             propose_attributes)
 from synthesizrr.methods.regen import cap_by_score, label_queries, pseudo_label, split_by_agreement
 from synthesizrr.methods.zerogen import zerogen_prompts
-from synthesizrr.synthesize import request_seed
+from synthesizrr.methods.teacher import request_seed
 from synthesizrr.teachers import Completion
 
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
@@ -74,13 +75,13 @@ def test_attributed_prompts_draw_one_value_per_dimension_seeded():
     cfg = validate(smoke_cfg("method=attrprompt", "method.num_samples_per_label=6"))
     attrs = normalize_attributes({"style": ["dry", "lively", "formal"], "place": ["London", "Paris", "Rome"]},
                                  LABELS)
-    rows, _ = attributed_prompts(cfg.dataset, cfg.method, attrs, seed=1)
+    rows, _ = attributed_prompts(cfg.dataset, cfg.method, load_method(cfg.method).settings.template, attrs, seed=1)
     assert len(rows) == 30
     for r in rows:
         assert set(r.attributes) == {"style", "place"}
         assert f"style: {r.attributes['style']}; place: {r.attributes['place']}" in r.prompt
-    again, _ = attributed_prompts(cfg.dataset, cfg.method, attrs, seed=1)
-    other, _ = attributed_prompts(cfg.dataset, cfg.method, attrs, seed=2)
+    again, _ = attributed_prompts(cfg.dataset, cfg.method, load_method(cfg.method).settings.template, attrs, seed=1)
+    other, _ = attributed_prompts(cfg.dataset, cfg.method, load_method(cfg.method).settings.template, attrs, seed=2)
     assert [r.prompt for r in again] == [r.prompt for r in rows]
     assert [r.attributes for r in other] != [r.attributes for r in rows]
     assert len({tuple(r.attributes.values()) for r in rows}) > 3   # the draws vary across prompts
@@ -101,7 +102,7 @@ class ScriptedTeacher:
 
 
 def test_proposals_fall_back_to_defaults_when_the_teacher_writes_junk():
-    cfg = validate(smoke_cfg("method=attrprompt", "method.extra.num_dimensions=2"))
+    cfg = validate(smoke_cfg("method=attrprompt", "method.settings.num_dimensions=2"))
     teacher = ScriptedTeacher({   # the first key found in a prompt picks the answer
         "attributes in which": "Sure! Here they are:\n1. Subtopic\n2. Tone of the whole thing when read aloud at night",
         'tournaments and results.\nList 5 different values of the attribute "Subtopic"':
@@ -109,7 +110,7 @@ def test_proposals_fall_back_to_defaults_when_the_teacher_writes_junk():
         '"Subtopic"': "I think that this is a very good question to ask about texts.",
         '"style"': "1. dry\n2. lively",
     })
-    rec = propose_attributes(cfg, teacher)
+    rec = propose_attributes(cfg, load_method(cfg.method).settings, teacher)
     assert len(teacher.prompts) == 1 + 5 * 2              # dimensions, then (Subtopic, style) for every label
     assert len(rec["call_keys"]) == 11
     c = rec["counts"]
@@ -124,9 +125,9 @@ def test_proposals_fall_back_to_defaults_when_the_teacher_writes_junk():
 
 
 def test_attrprompt_stage_output_records_attributes_draws_and_proposal_keys(tmp_path):
-    cfg = validate(smoke_cfg("method=attrprompt", "method.extra.num_dimensions=1"))
+    cfg = validate(smoke_cfg("method=attrprompt", "method.settings.num_dimensions=1"))
     teacher = ScriptedTeacher({"attributes in which": "1. mood", '"mood"': "1. gloomy\n2. upbeat\n3. calm"})
-    rows, stats = attrprompt_prompts(cfg, teacher, tmp_path)
+    rows, stats = attrprompt_prompts(cfg, load_method(cfg.method).settings, teacher, tmp_path)
     assert len(rows) == 10 and stats["proposal_calls"] == 6
     assert (tmp_path / "call_keys.txt").read_text().split() == [f"key-{i}" for i in (0, 0, 1, 2, 3, 4)]
     saved = json.loads((tmp_path / "attributes.json").read_text())
@@ -166,7 +167,7 @@ def test_consistency_split_keeps_agreeing_rows_and_a_minimum_per_label():
 
 
 # ---- end to end on the smoke experiment -------------------------------------------------------------------
-ATTRS = "method.extra.attributes={style:[dry,lively,formal],place:[London,Paris]}"
+ATTRS = "method.settings.attributes={style:[dry,lively,formal],place:[London,Paris]}"
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,14 @@ from synthesizrr.export import export
 from synthesizrr.report import accuracy_rows, build_report, comparison_rows, main as report_main
 
 
-def record(method, method_name, shots, dataset="ag", acc=0.8, icl="retrieved", **kw):
+FAMILY = {"gold": ("Gold", 0), "fewgen": ("FewGen", 20), "synthesizrr": ("SynthesizRR RetrICL", 50)}
+
+
+def record(method, method_name, shots, dataset="ag", acc=0.8, **kw):
+    family, order = FAMILY[method_name]
     return {"name": "t", "dataset": dataset, "teacher": "smol", "method": method, "method_name": method_name,
-            "num_shots": shots, "icl_type": icl, "retriever": "r", "corpus": "c", "student": "s", "filter": "none",
+            "method_family": family, "method_order": order, "real_data": method_name == "gold",
+            "num_shots": shots, "retriever": "r", "corpus": "c", "student": "s", "filter": "none",
             "seed": 1, "num_final": 100, "accuracy": acc, "accuracy_std": 0.02, "macro_f1": acc - 0.1,
             "self_bleu_5": 0.3, "entity_entropy_log2": 7.5, "mauve": 0.9, "distinct_2": 0.6, **kw}
 

@@ -1,0 +1,81 @@
+"""Methods that prompt the teacher: build prompt rows, call the (cached) teacher, parse completions into examples.
+A subclass only implements `prompts`."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from ..core.errors import DataError
+from ..core.store import atomic_write_json, fingerprint
+from ..data import write_jsonl
+from .base import Inputs, Method
+from .builders import TokenTools
+from .parsing import DROP_REASONS, clean, drop_reason
+
+log = logging.getLogger("synthesizrr")
+
+
+def request_seed(seed: int, prompt_id: str) -> int:
+    return int(fingerprint(seed, prompt_id, length=8), 16) % (2**31 - 1)
+
+
+def token_tools(teacher) -> TokenTools:
+    return TokenTools(teacher.count_tokens, teacher.truncate_tokens, teacher.context_length)
+
+
+class TeacherMethod(Method):
+    def prompts(self, inp: Inputs, teacher) -> tuple[list, Counter]:
+        """(prompt rows, prompt statistics). Rows are builders.PromptRow (or subclasses)."""
+        raise NotImplementedError
+
+    def synthesize(self, inp: Inputs) -> dict:
+        return run_prompts(self, inp, inp.teacher())
+
+
+def run_prompts(method: TeacherMethod, inp: Inputs, teacher) -> dict:
+    """The synthesize stage of a teacher method: prompts.jsonl, the calls, synthetic.jsonl and stats.json."""
+    from ..teachers import Request
+
+    cfg, out = inp.cfg, inp.out
+    rows, stats = method.prompts(inp, teacher)
+    max_new = cfg.teacher.max_new_tokens or cfg.dataset.max_num_tokens
+    write_jsonl(out / "prompts.jsonl", ({"prompt_id": r.prompt_id, "label": r.label, "prompt": r.prompt,
+                                         "num_shots": r.num_shots, "doc_id": r.doc_id, "seed_id": r.seed_id,
+                                         "demo_ids": r.demo_ids} for r in rows))
+    before = dict(teacher.stats)
+    p = cfg.dataset.prompts
+    stop = tuple(dict.fromkeys([*cfg.teacher.stop, *p.stop]))
+    requests = [Request(prompt=r.prompt, max_new_tokens=max_new, seed=request_seed(cfg.seed, r.prompt_id),
+                        sample_index=getattr(r, "sample_index", 0),  # zerogen: samples of one prompt
+                        system=p.system, stop=stop) for r in rows]
+    with (out / "call_keys.txt").open("a") as f:   # appends: attrprompt wrote its proposal calls' keys first
+        f.write("\n".join(teacher.call_keys(requests)) + "\n")
+    completions = teacher.generate(requests, progress=True, desc=f"teacher {method.label}")
+    drops, seen, examples = Counter(), set(), []
+    for row, comp in zip(rows, completions):
+        if comp.error:
+            drops["teacher_error"] += 1
+            continue
+        text = clean(comp.text, p)
+        reason = drop_reason(text, p, cfg.method.min_words, seen)
+        if reason:
+            drops[reason] += 1
+            continue
+        examples.append({"text": text, "label": row.label, "method": cfg.method.name, "shots": row.num_shots,
+                         "doc_id": row.doc_id, "prompt_id": row.prompt_id, "seed_id": row.seed_id})
+    write_jsonl(out / "synthetic.jsonl", examples)
+    write_jsonl(out / "raw_completions.jsonl", ({"prompt_id": r.prompt_id, "text": c.text, "error": c.error,
+                                                 "tokens_in": c.tokens_in, "tokens_out": c.tokens_out}
+                                                for r, c in zip(rows, completions)))
+    after = teacher.stats
+    teacher_stats = {k: after[k] - before.get(k, 0) for k in after if isinstance(after[k], (int, float))}
+    figures = {"num_prompts": len(rows), "num_examples": len(examples),
+               "per_label": dict(Counter(e["label"] for e in examples)),
+               "drops": {r: drops.get(r, 0) for r in DROP_REASONS}, "prompt_stats": dict(stats),
+               "teacher": teacher_stats,
+               "tokens_in": sum(c.tokens_in for c in completions),
+               "tokens_out": sum(c.tokens_out for c in completions)}
+    atomic_write_json(out / "stats.json", figures)
+    if not examples:
+        raise DataError(f"the teacher produced no usable example from {len(rows)} prompts (drops: {dict(drops)})")
+    return figures

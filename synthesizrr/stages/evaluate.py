@@ -1,0 +1,74 @@
+"""evaluate: intrinsic metrics of the final synthetic set (Self-BLEU, entity entropy, MAUVE against
+real texts of the same labels, distinct-n, lengths, embedding similarity)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..core.config import Config
+from ..core.store import atomic_write_json
+from ..data import read_jsonl
+
+log = logging.getLogger("synthesizrr")
+
+NAME, VERSION = "evaluate", 1
+INPUTS = ("prepare", "filter")
+OUTPUTS = ()
+
+
+def key_extra(run) -> dict:
+    return {}
+
+
+def compute(run, out: Path, _work: Path) -> dict:
+    oracle = (lambda: run.run_stage("oracle") / "model") if run.cfg.metrics.label_preservation else None
+    return run_metrics(run.cfg, run.paths["prepare"], run.paths["filter"], out, run.store.root / "features", oracle)
+
+
+def _references(cfg: Config, prep: Path) -> dict[str, list[str]]:
+    split = cfg.metrics.mauve_reference_split
+    path = prep / f"{split}.jsonl"
+    if not path.exists():
+        log.warning("no %s split for MAUVE references; using test", split)
+        path = prep / "test.jsonl"
+    by_label: dict[str, list[str]] = {}
+    for row in read_jsonl(path):
+        by_label.setdefault(row["label"], []).append(row["text"])
+    return by_label
+
+
+def run_metrics(cfg: Config, prep: Path, filtered: Path, out: Path, feature_cache: Path, oracle=None) -> dict:
+    m = cfg.metrics
+    rows = read_jsonl(filtered / "final.jsonl")
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    res: dict = {"num_texts": len(texts)}
+    if m.self_bleu:
+        from metrics.self_bleu import self_bleu
+        res.update(self_bleu(texts, max_n=m.self_bleu_max_n, tokenizer=m.self_bleu_tokenizer,
+                             sample=m.self_bleu_sample, seed=cfg.seed, spacy_model=m.spacy_model))
+    if m.entity_entropy:
+        from metrics.entities import entity_entropy
+        res.update(entity_entropy(texts, spacy_model=m.spacy_model))
+    if m.mauve:
+        from metrics.mauve_score import label_matched_references, mauve_score
+        refs, reuse = label_matched_references(labels, _references(cfg, prep), seed=cfg.seed)
+        res.update(mauve_score(texts, refs, featurizer=m.mauve_featurizer, max_length=m.mauve_max_length,
+                               num_buckets=m.mauve_num_buckets, scaling_factor=m.mauve_scaling_factor,
+                               cache_dir=feature_cache, device=m.device))
+        res.update(reuse)  # how often reference texts are reused (mauve_reference_reuse_max, ...)
+    if m.distinct_n:
+        from metrics.diversity import distinct_n
+        res.update(distinct_n(texts))
+    if m.length_stats:
+        from metrics.diversity import length_stats
+        res.update(length_stats(texts))
+    if m.embedding_similarity:
+        from metrics.diversity import embedding_similarity
+        res.update(embedding_similarity(texts, labels, model=m.embedding_model, cache_dir=feature_cache))
+    if oracle is not None:
+        from distill.oracle import label_preservation
+        lp = label_preservation(oracle(), rows, list(cfg.dataset.labels), max_length=cfg.student.max_length)
+        res.update(label_preservation=lp["accuracy"], label_preservation_macro_f1=lp["macro_f1"])
+    res["num_texts"] = len(texts)
+    atomic_write_json(out / "metrics.json", res)
+    return res
