@@ -124,7 +124,11 @@ def load_config(overrides: list[str]):
     """The validated, typed config for these overrides (what a run would use); the method's settings are checked."""
     from .core.config import validate
     from .methods.base import load_method
+    from .plugins import is_spec
 
     cfg = validate(compose_config(overrides))
     load_method(cfg.method)
+    if is_spec(cfg.teacher.backend):
+        from .teachers import backend_class
+        backend_class(cfg.teacher.backend)
     return cfg

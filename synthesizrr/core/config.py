@@ -161,7 +161,7 @@ class RetrieverConfig:
 @dataclass
 class TeacherConfig:
     name: str = MISSING
-    backend: str = MISSING               # llamacpp | hf | vllm | openai | anthropic
+    backend: str = MISSING               # llamacpp | hf | vllm | openai | anthropic | module:Class
     model: str = MISSING                 # hub id, API model name, GGUF path or offline:<name>
     chat: bool = True                    # apply the chat template; false sends raw prompts
     temperature: float = 0.95
@@ -188,7 +188,8 @@ class TeacherConfig:
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _choice("teacher.backend", self.backend, ("llamacpp", "hf", "vllm", "openai", "anthropic"))
+        if ":" not in self.backend:   # "module:Class" names a backend of the user's (checked when it loads)
+            _choice("teacher.backend", self.backend, ("llamacpp", "hf", "vllm", "openai", "anthropic"))
         _choice("teacher.weights", self.weights, ("native", "bf16", "f16", "q8_0", "q4_0"))
         _range("teacher.top_p", self.top_p, 0, 1, lo_open=True)
         _range("teacher.temperature", self.temperature, 0)

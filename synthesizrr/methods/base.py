@@ -8,9 +8,6 @@ A method outside this package is named in its config: `impl: package.module:Clas
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Optional
@@ -19,6 +16,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ..core.config import Config, ConfigError, MethodConfig
+from ..plugins import load_class
 
 BUILTIN = {
     "gold": "synthesizrr.methods.gold:Gold",
@@ -88,30 +86,8 @@ class Method:
         raise NotImplementedError
 
 
-def _import(impl: str):
-    target, sep, attr = impl.rpartition(":")
-    if not sep or not target or not attr:
-        raise ConfigError(f"method.impl={impl!r} is not allowed: use 'package.module:Class' or 'path/to/file.py:Class'")
-    if target.endswith(".py"):
-        path = Path(target).expanduser().resolve()
-        if not path.is_file():
-            raise ConfigError(f"method.impl={impl!r}: file {path} does not exist")
-        name = f"synthesizrr_user_method_{abs(hash(str(path)))}"
-        if name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-        module = sys.modules[name]
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            raise ConfigError(f"method.impl={impl!r}: cannot import {target} ({exc})") from exc
-    cls = getattr(module, attr, None)
-    if not (isinstance(cls, type) and issubclass(cls, Method)):
-        raise ConfigError(f"method.impl={impl!r}: {attr} is not a Method subclass in {target}")
-    return cls
+def _import(impl: str) -> type:
+    return load_class(impl, Method, "method.impl")
 
 
 def method_class(mcfg: MethodConfig) -> type:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..core.config import TeacherConfig
+from ..plugins import is_spec, load_class
 from .base import Backend, Completion, FailureBudgetExceeded, Request, TeacherError
 from .cached import CachedTeacher
 
@@ -36,12 +37,20 @@ def _check_extra(cfg: TeacherConfig) -> None:
                                f"name that variable in teacher.api_key_env")
 
 
+def backend_class(name: str) -> type:
+    """A built-in backend by name, or a Backend subclass named 'module:Class' / 'file.py:Class'."""
+    if is_spec(name):
+        return load_class(name, Backend, "teacher.backend")
+    if name not in BACKENDS:
+        raise TeacherError(f"teacher.backend={name!r} is not allowed: choose one of {', '.join(BACKENDS)} "
+                           f"or name a Backend subclass as 'module:Class'")
+    module, cls = BACKENDS[name]
+    return getattr(importlib.import_module(module, __name__), cls)
+
+
 def build_teacher(cfg: TeacherConfig, cache_path: Optional[Path]) -> CachedTeacher:
     """A CachedTeacher over the configured backend. The model loads on the first cache miss.
     ``cache_path=None`` keeps the cache in memory (nothing persists)."""
-    if cfg.backend not in BACKENDS:
-        raise TeacherError(f"teacher.backend={cfg.backend!r} is not allowed: choose one of {', '.join(BACKENDS)}")
     _check_extra(cfg)
-    module, cls = BACKENDS[cfg.backend]
-    backend: Backend = getattr(importlib.import_module(module, __name__), cls)(cfg)
+    backend: Backend = backend_class(cfg.backend)(cfg)
     return CachedTeacher(cfg, backend, Path(cache_path) if cache_path is not None else None)
