@@ -44,8 +44,9 @@ class AttributedPromptRow(PromptRow):
 
 @dataclass
 class Settings:
-    # {dimension: [values]} and/or {label: {dimension: [values]}}; empty: the teacher proposes them
-    attributes: Dict[str, Any] = field(default_factory=dict)
+    # {dimension: [values]} and/or {label: {dimension: [values]}}; null: the teacher proposes them. Typed Any so
+    # that a command-line mapping replaces it (a typed empty mapping would need '+' for every key)
+    attributes: Any = None
     default_attributes: Dict[str, List[str]] = field(default_factory=lambda: {
         "style": ["formal", "informal", "neutral", "vivid", "analytical"],
         "length": ["very short", "short", "medium-length"]})   # fallbacks for junk proposals
