@@ -34,6 +34,11 @@ def runs(tmp_path_factory):
     lp = ["metrics.label_preservation=true", "metrics.oracle_max_train=60"]
     out["fewgen"] = smoke(tmp, "method=fewgen", "method.num_shots=2", *lp)
     out["gold"] = smoke(tmp, "method=gold", *lp)
+    out["prompt"] = smoke(tmp, "method=synthesizrr",
+                          "dataset.prompts.synthesizrr_instruction='Write one sentence on the above: {label_description}.'")
+    out["metric"] = smoke(tmp, "method=synthesizrr", "metrics.mauve_num_buckets=3")
+    out["lr"] = smoke(tmp, "method=synthesizrr", "student.lr=1e-4")
+    out["forced"] = smoke(tmp, "method=synthesizrr", "force=evaluate")
     return out
 
 
@@ -59,6 +64,33 @@ def test_override_recomputes_only_downstream_stages(runs):
     assert not c["synthesize"] and not c["filter"] and not c["distill"] and not c["evaluate"]
     keys = lambda s: {k: v["key"] for k, v in s["stages"].items()}
     assert keys(runs["synth_1shot"])["retrieve"] == keys(runs["synth"])["retrieve"]
+
+
+@pytest.mark.parametrize("run,recomputed", [
+    ("prompt", {"synthesize", "filter", "distill", "evaluate"}),   # new examples: everything after them
+    ("metric", {"evaluate"}),
+    ("lr", {"distill"}),
+    ("forced", {"evaluate"}),
+])
+def test_a_change_recomputes_exactly_what_depends_on_it(runs, run, recomputed):
+    assert {name for name, hit in cached(runs[run]).items() if not hit} == recomputed
+
+
+def test_a_stage_recomputed_with_other_content_recomputes_what_follows(runs):
+    """The same synthesize key holding other examples (e.g. failed calls completed since) must not let filter,
+    distill and evaluate serve results of the old examples."""
+    from synthesizrr.core.store import DONE, atomic_write_json, content_fingerprint, read_json
+
+    tmp = runs["tmp"]
+    stage = tmp / "store" / "synthesize" / runs["synth"]["stages"]["synthesize"]["key"]
+    lines = (stage / "synthetic.jsonl").read_text().splitlines()
+    (stage / "synthetic.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    meta = read_json(stage / DONE)
+    atomic_write_json(stage / DONE, {**meta, "content": content_fingerprint(stage, ["synthetic.jsonl"], "")})
+    again = smoke(tmp, "method=synthesizrr")
+    c = cached(again)
+    assert c["synthesize"] and not c["filter"] and not c["distill"] and not c["evaluate"]
+    assert again["filter"]["num_input"] == len(lines) - 1
 
 
 def test_methods_share_prepare_and_skip_retrieval_when_unused(runs):
