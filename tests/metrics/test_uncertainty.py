@@ -248,14 +248,15 @@ def test_results_are_json_serialisable():
 
 def test_size_warnings_fire_at_their_thresholds():
     assert U.size_warnings(num_texts=1000, num_seeds=3, mauve_num_buckets=100, num_test=2401) == []
+    assert U.size_warnings(num_texts=500, num_seeds=5, mauve_num_buckets=50) == []
     assert len(U.size_warnings(1000, 1)) == 1 and "1 student seed" in U.size_warnings(1000, 1)[0]
     assert "12.7" in U.size_warnings(1000, 2)[0]
     assert U.size_warnings(1000, 3, mauve_num_buckets=101)[0].startswith("MAUVE with 101 buckets over 1000")
-    assert U.size_warnings(100, 3, self_bleu_sample=100) == []
     assert "Self-BLEU over 99 texts" in U.size_warnings(1000, 3, self_bleu_sample=99)[0]
     assert "Self-BLEU over 99 texts" in U.size_warnings(99, 3)[0]
-    assert any("bootstrap" in w for w in U.size_warnings(29, 3)) and not any(
-        "bootstrap" in w for w in U.size_warnings(30, 3))
+    assert U.size_warnings(1000, 3, self_bleu_sample=100) == []
+    assert U.size_warnings(499, 3) == ["499 texts (< 500): intervals over texts are too narrow, most for "
+                                       "Self-BLEU-4 and distinct-2..4"]
     assert "2400 test examples" in U.size_warnings(1000, 3, num_test=2400)[0]
     # the committed tables' size: ~20 examples, one seed, 30 buckets, small test set
     assert len(U.size_warnings(20, 1, mauve_num_buckets=30, num_test=200)) == 5
