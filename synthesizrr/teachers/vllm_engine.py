@@ -7,7 +7,9 @@ base_urls instead. Options in teacher.extra: ``tensor_parallel_size``, ``gpu_mem
 """
 from __future__ import annotations
 
+import gc
 import importlib.util
+import logging
 from typing import Optional
 
 from ..core.config import TeacherConfig
@@ -15,6 +17,8 @@ from ..core.assets import resolve_model
 from .chat import render_with_tokenizer
 from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .hf import DTYPES
+
+log = logging.getLogger(__name__)
 
 
 class VLLMBackend(TokenizedBackend):
@@ -84,4 +88,44 @@ class VLLMBackend(TokenizedBackend):
         return self.tokenizer.decode(ids)
 
     def close(self) -> None:
-        self._llm = None
+        """Shut the engine down and give its GPU memory back, so filter and distill start with a free GPU."""
+        llm, self._llm = self._llm, None
+        if llm is None:
+            return
+        self._tok = None
+        _shutdown(llm)
+        del llm
+        _release_gpu()
+
+
+def _shutdown(llm) -> None:
+    """Stop the engine's workers: LLM.shutdown() where vLLM has it, else its engine core's shutdown()."""
+    stop = getattr(llm, "shutdown", None)
+    if stop is None:
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        stop = getattr(core, "shutdown", None)
+    if callable(stop):
+        try:
+            stop()
+        except Exception as exc:  # noqa: BLE001 - a failed shutdown must not fail a finished synthesis
+            log.warning("vllm engine shutdown: %s: %s", type(exc).__name__, exc)
+
+
+def _release_gpu() -> None:
+    """Tear down vLLM's model-parallel and distributed state (where vLLM provides it), collect, empty the cache."""
+    try:
+        from vllm.distributed import parallel_state
+    except ImportError:
+        parallel_state = None
+    for name in ("destroy_model_parallel", "destroy_distributed_environment"):
+        fn = getattr(parallel_state, name, None)
+        if callable(fn):
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - best effort, as above
+                log.warning("vllm %s: %s: %s", name, type(exc).__name__, exc)
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
