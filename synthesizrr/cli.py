@@ -36,15 +36,17 @@ def _first_choice(arg: str) -> str:
     return _choices(arg)[0]
 
 
-def precheck(argv: list[str]) -> None:
-    """Validate the command line before Hydra starts any job: every value of every sweep."""
+def precheck(argv: list[str]):
+    """Validate the command line before Hydra starts any job: every value of every sweep. Returns the config of
+    the first point."""
     check_group_overrides(argv)
     args = [a for a in argv if "=" in a and not a.startswith("-") and not a.startswith("hydra.searchpath=")]
     first = with_search_path([_first_choice(a) for a in args], argv)
-    load_config(first)
+    cfg = load_config(first)
     for i, arg in enumerate(args):  # every other value of a sweep, with the first value of the rest
         for choice in _choices(arg)[1:]:
             load_config(first[:i] + [choice] + first[i + 1:])
+    return cfg
 
 
 def _verbose(argv: list[str]) -> bool:
@@ -88,17 +90,27 @@ def run(cfg_node) -> dict:
         tracker.finish(summary)
 
 
-def _task(cfg_node) -> None:
+def _run_one(cfg_node) -> None:
     from .core.errors import SynthesizrrError
 
-    argv = sys.argv[1:]
     try:
         run(cfg_node)
     except SynthesizrrError as exc:  # config, data, teacher budget, missing asset: one line, traceback opt-in
-        if _verbose(argv):
+        if _verbose(sys.argv[1:]):
             raise
         msg = str(exc)
         _fail(msg if type(exc).__name__ in ("ConfigError", "DataError") else f"{type(exc).__name__}: {msg}")
+
+
+def _task(cfg_node) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN:   # a failing point is reported; the others still run
+        from .sweeps import run_point
+        run_point(run, cfg_node, _verbose(sys.argv[1:]) or bool(cfg_node.get("verbose")))
+    else:
+        _run_one(cfg_node)
 
 
 def main() -> None:
@@ -117,7 +129,10 @@ def main() -> None:
         if _verbose(sys.argv[1:]):
             raise
         _fail(str(exc))
+    from . import sweeps
+    sys.argv.append(sweeps.CALLBACK)   # multirun: the summary of failed points, from their outcome files
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_task)()
+    sys.exit(sweeps.result["exit_code"])
 
 
 if __name__ == "__main__":
