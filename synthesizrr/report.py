@@ -17,12 +17,14 @@ from pathlib import Path
 from filelock import FileLock
 
 from .core.store import atomic_write_json, atomic_write_text
+from .fidelity import departures
 from .tracking import scrub
 
 COLUMNS = [  # (record key, header, scale, decimals)
     ("num_final", "#Examples", 1, 0),
     ("self_bleu_5", "Self-BLEU-5 (%) ↓", 100, 1),
-    ("entity_entropy_log2", "Entity entropy (bits) ↑", 1, 2),
+    ("entity_entropy_log2", "Entity entropy, pooled (bits) ↑", 1, 2),
+    ("entity_entropy_per_type_mean_log2", "Entity entropy, mean per NER label (bits) ↑", 1, 2),
     ("mauve", "MAUVE (%) ↑", 100, 1),
     ("mauve_scaling_5", "MAUVE c=5 (%) ↑", 100, 1),
     ("distinct_2", "Distinct-2 (%) ↑", 100, 1),
@@ -54,17 +56,36 @@ def run_record(cfg, method, summary: dict) -> dict:
         "num_student_seeds": len(cfg.student.seeds),
         "stage_keys": {k: v["key"] for k, v in summary.get("stages", {}).items()},
         "store_dir": str(cfg.store_dir),
+        "fidelity": cfg.fidelity, "fidelity_departures": departures(cfg),
+        "shortfall": filt.get("shortfall"), "duplicates": syn.get("duplicates"),
+        "entity_entropy_per_type_log2": ev.get("entity_entropy_per_type_log2"),
+        "spacy_model_configured": cfg.metrics.spacy_model,
         "config": scrub(dataclasses.asdict(cfg)),
     }
     rec.update({k: v for k, v in ev.items() if isinstance(v, (int, float, str)) or v is None})
     return rec
 
 
+def notes(rec: dict) -> list[str]:
+    """What a reader must know about a row: departures from its fidelity option, a short final sample, a spaCy
+    pipeline other than the configured one."""
+    out = []
+    if rec.get("fidelity_departures"):
+        out.append(f"{rec['fidelity']}* ({', '.join(rec['fidelity_departures'])})")
+    short = rec.get("shortfall")
+    if short:
+        out.append(f"final sample {short['final']}/{short['wanted']}")
+    used, wanted = rec.get("spacy_model"), rec.get("spacy_model_configured")
+    if used and wanted and not used.startswith(wanted):
+        out.append(f"NER with {used} (configured {wanted})")
+    return out
+
+
 def record_run(cfg, method, summary: dict, filtered: Path) -> Path:
     out = Path(cfg.results_dir) / cfg.name
     rec = run_record(cfg, method, summary)
     slug = _slug(rec["dataset"], rec["teacher"], rec["method"], rec["retriever"], rec["corpus"], rec["student"],
-                 rec["filter"])
+                 rec["filter"], rec["fidelity"])
     out.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out / ".report.lock")):  # sweep points may finish at the same time
         atomic_write_json(out / "runs" / f"{slug}.json", rec)
@@ -108,19 +129,31 @@ def _fmt(value, scale: float, decimals: int, std=None) -> str:
 
 def comparison_rows(recs: list[dict]) -> tuple[list[str], list[list[str]]]:
     cols = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in recs)]  # drop columns no run has
-    header = ["Dataset", "Teacher", "Method", *[h for _, h, _, _ in cols]]
+    header = ["Dataset", "Teacher", "Method", "Fidelity", *[h for _, h, _, _ in cols], "Notes"]
     rows = []
     for r in sorted(recs, key=_order):
         cells = [_fmt(r.get(k), s, d, r.get(f"{k}_std")) for k, _, s, d in cols]
-        rows.append([r["dataset"], r["teacher"], r["method"], *cells])
+        fidelity = f"{r.get('fidelity', '-')}{'*' if r.get('fidelity_departures') else ''}"
+        rows.append([r["dataset"], r["teacher"], r["method"], fidelity, *cells, "; ".join(notes(r)) or "–"])
     return header, rows
+
+
+def entity_rows(recs: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Per-NER-label entity entropy (bits) of every run: fmcore's quantity, one column per label."""
+    labels = sorted({lab for r in recs for lab in (r.get("entity_entropy_per_type_log2") or {})})
+    rows = [[r["dataset"], r["teacher"], r["method"], r.get("fidelity", "-"),
+             *[_fmt((r.get("entity_entropy_per_type_log2") or {}).get(lab), 1, 2) for lab in labels]]
+            for r in sorted(recs, key=_order)]
+    return ["Dataset", "Teacher", "Method", "Fidelity", *labels], rows
 
 
 def accuracy_rows(recs: list[dict]) -> tuple[list[str], list[list[str]]]:
     datasets = sorted({r["dataset"] for r in recs})
     methods: dict[str, dict] = {}
+    several = len({r.get("fidelity") for r in recs}) > 1
     for r in sorted(recs, key=_order):
         key = r["method"] if r["real_data"] else f"{r['method']} ({r['teacher']})"
+        key += f" [{r.get('fidelity')}]" if several else ""
         methods.setdefault(key, {})[r["dataset"]] = _fmt(r.get("accuracy"), 100, 1, r.get("accuracy_std"))
     return ["Method", *datasets], [[m, *[cells.get(d, "–") for d in datasets]] for m, cells in methods.items()]
 
@@ -144,7 +177,9 @@ def latex(header: list[str], rows: list[list[str]]) -> str:
                      .replace("_", r"\_").replace("#", r"\#").replace("±", r"$\pm$").replace("↑", r"$\uparrow$")
                      .replace("↓", r"$\downarrow$").replace("–", "--"))
     body = [" & ".join(esc(c) for c in r) + r" \\" for r in rows]
-    return "\n".join([r"\begin{tabular}{" + "l" * 3 + "r" * (len(header) - 3) + "}", r"\toprule",
+    numeric = lambda j: rows and all(re.match(r"^(–|-?\d)", r[j]) for r in rows)
+    spec = "".join("r" if numeric(j) else "l" for j in range(len(header)))
+    return "\n".join([r"\begin{tabular}{" + spec + "}", r"\toprule",
                       " & ".join(esc(h) for h in header) + r" \\", r"\midrule", *body, r"\bottomrule",
                       r"\end{tabular}"]) + "\n"
 
@@ -218,6 +253,9 @@ def build_report(dirs: list[Path], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     _write_table(out, "table", *comparison_rows(recs))
     _write_table(out, "accuracy_by_dataset", *accuracy_rows(recs))
+    header, rows = entity_rows(recs)
+    if len(header) > 4:
+        atomic_write_text(out / "entity_entropy_by_label.csv", csv_text(header, rows))
     plot_metrics(recs, out / "metrics.png")
     written = [out / "table.md", out / "metrics.png"]
     if plot_shot_sweep(recs, out / "shots_sweep.png"):

@@ -40,7 +40,8 @@ class Tracker:
             return
         import wandb
 
-        tags = list(dict.fromkeys([*cfg.tracking.tags, cfg.dataset.name, cfg.method.name, cfg.teacher.name]))
+        tags = list(dict.fromkeys([*cfg.tracking.tags, cfg.dataset.name, cfg.method.name, cfg.teacher.name,
+                                   f"fidelity:{cfg.fidelity}"]))
         Path(cfg.store_dir).mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(project=cfg.tracking.project, entity=cfg.tracking.entity, mode=mode,
                               group=cfg.tracking.group or cfg.name, name=run_name, tags=tags,

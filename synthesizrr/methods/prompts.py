@@ -28,7 +28,8 @@ def document_block(p: PromptConfig, document: str, instr: str, answer: Optional[
 
 
 def plain_block(p: PromptConfig, instr: str, answer: Optional[str]) -> str:
-    head = f"{instr}\n{p.answer_prefix}"
+    """A block without a document (FewGen, ZeroGen, AttrPrompt): its own answer prefix when the dataset has one."""
+    head = f"{instr}\n{p.fewgen_answer_prefix or p.answer_prefix}"
     return head if answer is None else f"{head} {answer}"
 
 

@@ -42,6 +42,7 @@ class SynthesizRR(TeacherMethod):
     Settings = Settings
     needs_index = True
     needs_retrieval = True
+    rewrites_documents = True
     order = 50
 
     @property
@@ -76,16 +77,19 @@ class SynthesizRR(TeacherMethod):
                             len(banded["icl"].get(label, [])), m.num_shots)
         rows, stats = synthesizrr_prompts(cfg.dataset, cfg.corpus, m, self.settings.icl_type, banded,
                                           lambda row: corpus[int(row)]["text"], token_tools(teacher),
-                                          cfg.teacher.max_new_tokens or cfg.dataset.max_num_tokens, cfg.seed)
+                                          cfg.teacher.max_new_tokens or cfg.dataset.max_num_tokens, cfg.seed,
+                                          cfg.retriever.icl_exclude_same_seed)
         stats.update(banded["stats"])
         return rows, stats
 
 
 def synthesizrr_prompts(dcfg: DatasetConfig, ccfg: CorpusConfig, mcfg: MethodConfig, icl_type: str, banded: dict,
-                        doc_text: Callable[[int], str], tools: TokenTools, max_new_tokens: int,
-                        seed: int) -> tuple[list[PromptRow], Counter]:
+                        doc_text: Callable[[int], str], tools: TokenTools, max_new_tokens: int, seed: int,
+                        exclude_same_seed: bool = True) -> tuple[list[PromptRow], Counter]:
     """One prompt per generation input: num_shots demonstrations of its label (RetrICL: document -> seed text,
-    never the input's own seed; non-RetrICL: seed texts), then the input's document and the instruction."""
+    not the input's own seed when `exclude_same_seed`; non-RetrICL: seed texts), then the input's document and
+    the instruction. The reference's exclusion never matched (its row idx carries the rank), so it showed the
+    input's own seed in ~6% of prompts: exclude_same_seed=False reproduces that."""
     retricl = icl_type == "retrieved"
     stats, rows = Counter(), []
     budget = tools.context_length - max_new_tokens - 32
@@ -97,7 +101,8 @@ def synthesizrr_prompts(dcfg: DatasetConfig, ccfg: CorpusConfig, mcfg: MethodCon
         for item in banded["gen"].get(label, []):
             pid = f"synthesizrr-{label}-{item['doc_id']}-{item['seed_id']}"
             rng = random.Random(f"{seed}:{pid}")
-            demos = sample_demos(pool, mcfg.num_shots, rng, item["seed_id"] if retricl else None)
+            demos = sample_demos(pool, mcfg.num_shots, rng, item["seed_id"] if retricl and exclude_same_seed else None)
+            stats["prompts_with_own_seed_demo"] += any(d["seed_id"] == item["seed_id"] for d in demos)
             if len(demos) < mcfg.num_shots:
                 stats["prompts_with_fewer_shots"] += 1
             if retricl:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import ClassVar
 
+from ..core.config import Config, PromptConfig
 from ..core.errors import DataError
 from ..core.store import atomic_write_json, fingerprint
 from ..data import write_jsonl
 from .base import Inputs, Method
 from .builders import TokenTools
-from .parsing import DROP_REASONS, clean, drop_reason
+from .parsing import DROP_REASONS, drop_reason
+from .parsing import examples as parse_examples
 
 log = logging.getLogger("synthesizrr")
 
@@ -24,12 +27,27 @@ def token_tools(teacher) -> TokenTools:
 
 
 class TeacherMethod(Method):
+    rewrites_documents: ClassVar[bool] = False   # SynthesizRR blocks carry a document; FewGen-style ones do not
+
     def prompts(self, inp: Inputs, teacher) -> tuple[list, Counter]:
         """(prompt rows, prompt statistics). Rows are builders.PromptRow (or subclasses)."""
         raise NotImplementedError
 
+    def answer_prefix(self, p: PromptConfig) -> str:
+        """The prefix the teacher continues after (and completions are split or cut on); blocks without a
+        document use the dataset's fewgen_answer_prefix when it has one (Hyperpartisan: "News article:")."""
+        return p.answer_prefix if self.rewrites_documents else (p.fewgen_answer_prefix or p.answer_prefix)
+
     def synthesize(self, inp: Inputs) -> dict:
         return run_prompts(self, inp, inp.teacher())
+
+
+def request_stops(cfg: Config) -> tuple:
+    """Stop sequences sent with each request: the teacher's, plus the dataset's when generation.send_stops
+    (never whitespace-only ones: a blank line after a lead-in must not end the answer before it starts; the
+    cutter applies them after the lead-in is stripped)."""
+    dataset = cfg.dataset.prompts.stop if cfg.generation.send_stops else []
+    return tuple(dict.fromkeys([*cfg.teacher.stop, *(s for s in dataset if s.strip())]))
 
 
 def run_prompts(method: TeacherMethod, inp: Inputs, teacher) -> dict:
@@ -43,26 +61,31 @@ def run_prompts(method: TeacherMethod, inp: Inputs, teacher) -> dict:
                                          "num_shots": r.num_shots, "doc_id": r.doc_id, "seed_id": r.seed_id,
                                          "demo_ids": r.demo_ids} for r in rows))
     before = dict(teacher.stats)
-    p = cfg.dataset.prompts
-    stop = tuple(dict.fromkeys([*cfg.teacher.stop, *p.stop]))
+    p, g = cfg.dataset.prompts, cfg.generation
     requests = [Request(prompt=r.prompt, max_new_tokens=max_new, seed=request_seed(cfg.seed, r.prompt_id),
                         sample_index=getattr(r, "sample_index", 0),  # zerogen: samples of one prompt
-                        system=p.system, stop=stop) for r in rows]
+                        system=p.system, stop=request_stops(cfg)) for r in rows]
     with (out / "call_keys.txt").open("a") as f:   # appends: attrprompt wrote its proposal calls' keys first
         f.write("\n".join(teacher.call_keys(requests)) + "\n")
     completions = teacher.generate(requests, progress=True, desc=f"teacher {method.label}")
-    drops, seen, examples = Counter(), set(), []
+    drops, seen, examples, duplicates = Counter(), set(), [], 0
+    prefix = method.answer_prefix(p)
     for row, comp in zip(rows, completions):
         if comp.error:
             drops["teacher_error"] += 1
             continue
-        text = clean(comp.text, p)
-        reason = drop_reason(text, p, cfg.method.min_words, seen)
+        texts, reason = parse_examples(comp.text, p, g, prefix)
         if reason:
             drops[reason] += 1
-            continue
-        examples.append({"text": text, "label": row.label, "method": cfg.method.name, "shots": row.num_shots,
-                         "doc_id": row.doc_id, "prompt_id": row.prompt_id, "seed_id": row.seed_id})
+        for piece, text in enumerate(texts):
+            reason = drop_reason(text, g, seen)
+            duplicates += reason == "duplicate"
+            if reason and not (reason == "duplicate" and not g.dedup):
+                drops[reason] += 1
+                continue
+            examples.append({"text": text, "label": row.label, "method": cfg.method.name, "shots": row.num_shots,
+                             "doc_id": row.doc_id, "prompt_id": row.prompt_id, "seed_id": row.seed_id,
+                             **({"piece": piece} if len(texts) > 1 else {})})
     write_jsonl(out / "synthetic.jsonl", examples)
     write_jsonl(out / "raw_completions.jsonl", ({"prompt_id": r.prompt_id, "text": c.text, "error": c.error,
                                                  "tokens_in": c.tokens_in, "tokens_out": c.tokens_out}
@@ -71,8 +94,9 @@ def run_prompts(method: TeacherMethod, inp: Inputs, teacher) -> dict:
     teacher_stats = {k: after[k] - before.get(k, 0) for k in after if isinstance(after[k], (int, float))}
     figures = {"num_prompts": len(rows), "num_examples": len(examples),
                "per_label": dict(Counter(e["label"] for e in examples)),
-               "drops": {r: drops.get(r, 0) for r in DROP_REASONS}, "prompt_stats": dict(stats),
-               "teacher": teacher_stats,
+               "drops": {r: drops.get(r, 0) for r in DROP_REASONS}, "duplicates": duplicates,
+               "examples_from_split_completions": sum("piece" in e for e in examples),
+               "prompt_stats": dict(stats), "teacher": teacher_stats,
                "tokens_in": sum(c.tokens_in for c in completions),
                "tokens_out": sum(c.tokens_out for c in completions)}
     atomic_write_json(out / "stats.json", figures)

@@ -40,6 +40,29 @@ def feasible_total(rows: list[dict], target: dict[str, float], wanted: int) -> i
     return 0
 
 
+def shortfall(rows: list[dict], target: dict[str, float], wanted: int, total: int) -> dict:
+    """How far the final sample falls short: sizes and each label's supply and demand."""
+    from distill.sampling import wanted_counts
+
+    have = Counter(r["label"] for r in rows)
+    need = wanted_counts(target, wanted)
+    return {"wanted": wanted, "final": total, "fraction": 1 - total / wanted,
+            "per_label": {lab: {"have": have.get(lab, 0), "want": n} for lab, n in need.items()}}
+
+
+def check_shortfall(short: dict, fcfg) -> None:
+    """The reference raises when the final sample misses its size by more than 2%: so do we, unless allowed."""
+    if short["fraction"] <= fcfg.tolerance:
+        return
+    detail = ", ".join(f"{lab} {v['have']}/{v['want']}" for lab, v in short["per_label"].items()
+                       if v["have"] < v["want"])
+    msg = (f"final sample: {short['final']} of {short['wanted']} examples ({short['fraction']:.0%} short, more than "
+           f"filter.tolerance={fcfg.tolerance}); labels short (have/want): {detail}")
+    if not fcfg.allow_shortfall:
+        raise DataError(f"{msg}; synthesize more (method.num_samples_per_label) or set filter.allow_shortfall=true")
+    log.warning("%s (allowed by filter.allow_shortfall; the table flags this row)", msg)
+
+
 def compute(run, out: Path, work: Path) -> dict:
     from distill.sampling import match_distribution
 
@@ -65,10 +88,8 @@ def compute(run, out: Path, work: Path) -> dict:
         wanted = target_size(run) or len(kept)
         total = feasible_total(kept, target, wanted)
         if total < wanted:
-            short = {lab: f"{Counter(r['label'] for r in kept).get(lab, 0)} of {round(wanted * f)}"
-                     for lab, f in target.items()}
-            log.warning("final sample: %d of %d wanted examples to keep the train label distribution (have/want "
-                        "per label: %s)", total, wanted, short)
+            figures["shortfall"] = shortfall(kept, target, wanted, total)
+            check_shortfall(figures["shortfall"], cfg.filter)
         if total == 0:
             raise DataError(f"no examples left for the final sample: per label {dict(Counter(r['label'] for r in kept))}")
         kept = match_distribution(kept, target, total, cfg.seed, tolerance=cfg.filter.tolerance)

@@ -2,7 +2,7 @@ from collections import Counter
 
 from omegaconf import OmegaConf
 
-from synthesizrr.core.config import CorpusConfig, MethodConfig, PromptConfig, RetrieverConfig
+from synthesizrr.core.config import CorpusConfig, GenerationConfig, MethodConfig, PromptConfig, RetrieverConfig
 from synthesizrr.methods.builders import TokenTools
 from synthesizrr.methods.fewgen import fewgen_prompts
 from synthesizrr.methods.synthesizrr import synthesizrr_prompts
@@ -30,14 +30,14 @@ def test_shorten_cuts_to_last_full_stop():
 
 def test_clean_cuts_run_on_blocks_and_quotes():
     p = _obj(PromptConfig, **P)
+    g = GenerationConfig()
     assert clean('Summary: "Markets rallied today."\n\nNews article:\nmore', p) == "Markets rallied today."
     assert clean("Sure, here is a summary: Stocks fell. Summary: another", p) == "Stocks fell."
     seen = set()
-    assert drop_reason("Stocks fell sharply today", p, 3, seen) is None
-    assert drop_reason("stocks fell sharply, today!", p, 3, seen) == "duplicate"
-    assert drop_reason("I'm sorry, I cannot do that", p, 3, seen) == "refusal"
-    assert drop_reason("Too short", p, 3, seen) == "too_short"
-    assert drop_reason("", p, 3, seen) == "empty"
+    assert drop_reason("Stocks fell sharply today", g, seen) is None
+    assert drop_reason("stocks fell sharply, today!", g, seen) == "duplicate"
+    assert drop_reason("I'm sorry, I cannot do that", g, seen) == "refusal"
+    assert drop_reason("Too short", g, seen) == "too_short"
 
 
 def _banding_case(icl_type="retrieved", dedup=True, kind="dense"):

@@ -90,3 +90,17 @@ def test_export_writes_data_and_card(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps(rec))
     with pytest.raises(ValueError, match="not in the store"):
         export(tmp_path / "run.json", tmp_path / "o3")
+
+
+def test_entity_entropy_pooled_and_per_label_mean_are_two_named_columns_with_per_label_csv(tmp_path):
+    per_type = {"GPE": 2.0, "ORG": 3.5, "PERSON": 4.0}
+    write_runs(tmp_path, [record("Gold", "gold", 0, entity_entropy_per_type_mean_log2=3.1667,
+                                 entity_entropy_per_type_log2=per_type, fidelity="reference",
+                                 fidelity_departures=["retriever.dedup"])])
+    build_report([tmp_path], tmp_path)
+    table = (tmp_path / "table.md").read_text()
+    assert "Entity entropy, pooled (bits)" in table and "Entity entropy, mean per NER label (bits)" in table
+    assert "| 7.50 | 3.17 |" in table
+    assert "reference*" in table and "reference* (retriever.dedup)" in table   # the departure is named
+    lines = (tmp_path / "entity_entropy_by_label.csv").read_text().splitlines()
+    assert lines[0] == "Dataset,Teacher,Method,Fidelity,GPE,ORG,PERSON" and lines[1].endswith("2.00,3.50,4.00")
