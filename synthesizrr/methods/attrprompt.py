@@ -26,7 +26,7 @@ from ..core.store import atomic_write_json
 from . import prompts as P
 from .base import Inputs
 from .builders import PromptRow
-from .teacher import TeacherMethod, request_seed
+from .teacher import TeacherMethod, complete, request_seed
 
 log = logging.getLogger("synthesizrr")
 
@@ -141,7 +141,7 @@ def _ask(teacher, cfg: Config, prompts: dict[str, str], max_tokens: int, counts:
     reqs = [Request(prompt=p, max_new_tokens=max_tokens, seed=request_seed(cfg.seed, pid),
                     system=cfg.dataset.prompts.system, stop=tuple(cfg.teacher.stop)) for pid, p in prompts.items()]
     keys += teacher.call_keys(reqs)
-    comps = teacher.generate(reqs, progress=len(reqs) > 1, desc="attrprompt proposals")
+    comps = complete(teacher, reqs, "attrprompt proposals")
     counts["proposal_calls"] += len(reqs)
     counts["proposal_errors"] += sum(c.error is not None for c in comps)
     return {pid: ("" if c.error else c.text) for pid, c in zip(prompts, comps)}

@@ -20,7 +20,7 @@ _REFUSALS = ("i'm sorry", "i am sorry", "i cannot", "i can't", "as an ai", "i ap
              "i am unable")
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "`": "`"}
 _LEADIN = re.compile(r"^(sure|certainly|here is|here's)[^\n:]*:\s*", re.IGNORECASE)
-DROP_REASONS = ("teacher_error", "empty", "too_short", "refusal", "duplicate")
+DROP_REASONS = ("empty", "too_short", "refusal", "duplicate")
 
 
 def _norm(text: str) -> str:

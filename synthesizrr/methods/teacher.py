@@ -50,12 +50,43 @@ def request_stops(cfg: Config) -> tuple:
     return tuple(dict.fromkeys([*cfg.teacher.stop, *(s for s in dataset if s.strip())]))
 
 
+def complete(teacher, requests: list, desc: str) -> list:
+    """Completions for every request, or IncompleteCalls. Calls that failed (after the backend's own retries) get
+    one more pass once the others are done (a server back after a restart); any still failing stop the stage:
+    it is not stored, the completed calls are cached and a rerun sends exactly the failed ones."""
+    from ..teachers import IncompleteCalls
+
+    out = teacher.generate(requests, progress=True, desc=desc)
+    failed = [i for i, c in enumerate(out) if c.error]
+    if failed:
+        log.warning("%s: %d of %d calls failed; trying them once more", desc, len(failed), len(requests))
+        for i, c in zip(failed, teacher.generate([requests[i] for i in failed], progress=True, desc=f"{desc} (retry)")):
+            out[i] = c
+        failed = [i for i, c in enumerate(out) if c.error]
+    if failed:
+        raise IncompleteCalls(f"{len(failed)} of {len(requests)} teacher calls failed (last error: "
+                              f"{out[failed[-1]].error}); the {len(requests) - len(failed)} completed calls are cached: "
+                              f"rerun the same command to send only the failed ones")
+    return out
+
+
+def shots_used(rows: list, configured: int) -> dict:
+    """Demonstrations the prompts really got (bands, small pools and context fitting can leave fewer)."""
+    used = [r.num_shots for r in rows]
+    out = {"configured": configured, "mean": sum(used) / len(used) if used else 0.0, "min": min(used, default=0)}
+    if used and out["mean"] < configured:
+        log.warning("prompts got %.1f demonstrations on average (min %d) where %d were configured", out["mean"],
+                    out["min"], configured)
+    return out
+
+
 def run_prompts(method: TeacherMethod, inp: Inputs, teacher) -> dict:
     """The synthesize stage of a teacher method: prompts.jsonl, the calls, synthetic.jsonl and stats.json."""
     from ..teachers import Request
 
     cfg, out = inp.cfg, inp.out
     rows, stats = method.prompts(inp, teacher)
+    shots = shots_used(rows, cfg.method.num_shots)
     max_new = cfg.teacher.max_new_tokens or cfg.dataset.max_num_tokens
     write_jsonl(out / "prompts.jsonl", ({"prompt_id": r.prompt_id, "label": r.label, "prompt": r.prompt,
                                          "num_shots": r.num_shots, "doc_id": r.doc_id, "seed_id": r.seed_id,
@@ -67,13 +98,10 @@ def run_prompts(method: TeacherMethod, inp: Inputs, teacher) -> dict:
                         system=p.system, stop=request_stops(cfg)) for r in rows]
     with (out / "call_keys.txt").open("a") as f:   # appends: attrprompt wrote its proposal calls' keys first
         f.write("\n".join(teacher.call_keys(requests)) + "\n")
-    completions = teacher.generate(requests, progress=True, desc=f"teacher {method.label}")
+    completions = complete(teacher, requests, f"teacher {method.label}")
     drops, seen, examples, duplicates = Counter(), set(), [], 0
     prefix = method.answer_prefix(p)
     for row, comp in zip(rows, completions):
-        if comp.error:
-            drops["teacher_error"] += 1
-            continue
         texts, reason = parse_examples(comp.text, p, g, prefix)
         if reason:
             drops[reason] += 1
@@ -96,7 +124,7 @@ def run_prompts(method: TeacherMethod, inp: Inputs, teacher) -> dict:
                "per_label": dict(Counter(e["label"] for e in examples)),
                "drops": {r: drops.get(r, 0) for r in DROP_REASONS}, "duplicates": duplicates,
                "examples_from_split_completions": sum("piece" in e for e in examples),
-               "prompt_stats": dict(stats), "teacher": teacher_stats,
+               "prompt_stats": dict(stats), "shots": shots, "teacher": teacher_stats,
                "tokens_in": sum(c.tokens_in for c in completions),
                "tokens_out": sum(c.tokens_out for c in completions)}
     atomic_write_json(out / "stats.json", figures)

@@ -14,10 +14,11 @@ from typing import Optional
 
 from ..core.config import TeacherConfig
 from ..plugins import is_spec, load_class
-from .base import Backend, Completion, FailureBudgetExceeded, Request, TeacherError
+from .base import Backend, Completion, FailureBudgetExceeded, IncompleteCalls, Request, TeacherError
 from .cached import CachedTeacher
 
 __all__ = ["build_teacher", "CachedTeacher", "Request", "Completion", "TeacherError", "FailureBudgetExceeded",
+           "IncompleteCalls",
            "BACKENDS"]
 
 BACKENDS = {   # name -> (module, class); imported only when chosen

@@ -13,6 +13,11 @@ class TeacherError(SynthesizrrError, RuntimeError):
     """A teacher cannot run as configured; the message is one line naming what is wrong and what is allowed."""
 
 
+class IncompleteCalls(TeacherError):
+    """Some teacher calls failed even after a second pass; the completed ones are cached, so a rerun sends only
+    the failed ones. The stage that needed them is not stored."""
+
+
 class FailureBudgetExceeded(TeacherError):
     """More calls failed (after retries) than teacher.failure_budget allows; completed calls are already cached."""
 

@@ -92,3 +92,29 @@ def test_api_key_never_reaches_disk_logs_or_wandb(tmp_path):
     assert any("wandb" in str(p) for p in files), "the W&B offline run must exist to be checked"
     leaks = [str(p) for p in files if secret.encode() in p.read_bytes()]
     assert not leaks, leaks
+
+
+def test_failed_calls_under_the_budget_leave_the_stage_incomplete_and_a_rerun_sends_exactly_them(tmp_path):
+    """8 of 30 calls failing (budget 20) used to store a complete stage of 22 examples, and the rerun after the
+    server came back made zero requests. Now: exit non-zero saying what failed, no stage stored; the rerun sends
+    the failed calls only and completes."""
+    with FakeLLMServer() as server:
+        server.fail("500", times=None, match="sport: matches")     # one label's 6 prompts, every attempt
+        first = subprocess.run(pipeline_cmd(tmp_path, server.url, "stage=report", "tracking=none"), env=env(),
+                               capture_output=True, text=True)
+        assert first.returncode != 0
+        err = first.stderr.strip().splitlines()
+        assert "6 of 30 teacher calls failed" in err[-1] and "rerun" in err[-1], first.stderr[-2000:]
+        assert not (tmp_path / "store" / "synthesize").exists() or not any(
+            (tmp_path / "store" / "synthesize").glob("*/_stage.json")), "an incomplete stage must not be stored"
+        assert not (tmp_path / "results" / "smoke").exists(), "no table row from an incomplete stage"
+        assert server.count == 30 + 6          # every call once, the failed ones once more in the same run
+
+        server.clear_faults()
+        before = server.count
+        second = subprocess.run(pipeline_cmd(tmp_path, server.url, "stage=report", "tracking=none"), env=env(),
+                                capture_output=True, text=True)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert server.count - before == 6      # exactly the calls that had failed
+        rows = synthetic(tmp_path / "store").splitlines()
+        assert sum('"label": "sport"' in r for r in rows) >= 1
