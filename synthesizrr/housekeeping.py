@@ -1,10 +1,13 @@
-"""`synthesizrr-store size` reports what the run store holds; `synthesizrr-store clean` removes stage outputs
-and teacher calls that no recorded run uses (run records under results/*/runs/), after listing them.
-Without --yes, clean only says what it would remove."""
+"""`synthesizrr-store size` reports what the run store holds; `synthesizrr-store clean` removes stage outputs,
+partial work and teacher calls that no recorded run uses (run records under results/*/runs/), after listing them
+and what it keeps. Without --yes, clean only says what it would remove. The store and results folders default to
+SYNTHESIZRR_STORE and SYNTHESIZRR_RESULTS, as for the pipeline; clean refuses to run when no run record points at
+the store (it could not tell what is in use)."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import sys
@@ -43,23 +46,32 @@ def size_report(store: Path) -> dict:
     return out
 
 
-def referenced(store: Path, results: Path) -> tuple[set[tuple[str, str]], set[str]]:
-    """(stage, key) pairs and teacher call keys used by the run records that point at this store."""
-    stages, calls = set(), set()
+class NoRunRecords(RuntimeError):
+    """No run record points at the store: cleaning would remove everything."""
+
+
+def referenced(store: Path, results: Path) -> tuple[set[tuple[str, str]], set[str], int]:
+    """(stage, key) pairs and teacher call keys used by the run records that point at this store, and how many
+    records do."""
+    stages, calls, records = set(), set(), 0
     for rec_path in results.glob("*/runs/*.json"):
         rec = json.loads(rec_path.read_text())
         if Path(rec.get("store_dir", "store")).resolve() != store.resolve():
             continue
+        records += 1
         for stage, key in rec.get("stage_keys", {}).items():
             stages.add((stage, key))
             keys_file = store / stage / key / "call_keys.txt"
             if keys_file.exists():
                 calls.update(keys_file.read_text().split())
-    return stages, calls
+    return stages, calls, records
 
 
-def plan_clean(store: Path, results: Path) -> tuple[list[Path], list[str]]:
-    stages, calls = referenced(store, results)
+def plan_clean(store: Path, results: Path) -> tuple[list[Path], list[str], dict]:
+    stages, calls, records = referenced(store, results)
+    if not records:
+        raise NoRunRecords(f"no run record under {results}/*/runs/ points at the store {store}: nothing is known to "
+                           f"be in use, so nothing is removed (pass --results DIR, or set SYNTHESIZRR_RESULTS)")
     dirs = [p for s, ds in stage_dirs(store).items() for p in ds if (s, p.name) not in stages]
     partial = store / ".partial"
     if partial.is_dir():
@@ -69,12 +81,16 @@ def plan_clean(store: Path, results: Path) -> tuple[list[Path], list[str]]:
     if db.exists():
         with sqlite3.connect(db) as con:
             unused_calls = [k for (k,) in con.execute("SELECT key FROM calls") if k not in calls]
-    return dirs, unused_calls
+    kept = {"records": records, "stage_outputs": sum(1 for s, ds in stage_dirs(store).items() for p in ds
+                                                     if (s, p.name) in stages), "calls": len(calls)}
+    return dirs, unused_calls, kept
 
 
 def clean(store: Path, results: Path, yes: bool, echo=print) -> dict:
-    dirs, unused = plan_clean(store, results)
+    dirs, unused, kept = plan_clean(store, results)
     freed = sum(map(_size, dirs))
+    echo(f"keep {kept['stage_outputs']} stage outputs and up to {kept['calls']} teacher calls used by "
+         f"{kept['records']} run records under {results}")
     for d in dirs:
         echo(f"{'remove' if yes else 'would remove'} {d} ({_human(_size(d))})")
     echo(f"{'remove' if yes else 'would remove'} {len(unused)} teacher calls no recorded run uses")
@@ -94,8 +110,10 @@ def clean(store: Path, results: Path, yes: bool, echo=print) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="synthesizrr-store", description=__doc__)
     ap.add_argument("command", choices=("size", "clean"))
-    ap.add_argument("--store", type=Path, default=Path("store"))
-    ap.add_argument("--results", type=Path, default=Path("results"), help="where run records live")
+    ap.add_argument("--store", type=Path, default=Path(os.environ.get("SYNTHESIZRR_STORE", "store")),
+                    help="the run store (default: $SYNTHESIZRR_STORE or store)")
+    ap.add_argument("--results", type=Path, default=Path(os.environ.get("SYNTHESIZRR_RESULTS", "results")),
+                    help="where run records live (default: $SYNTHESIZRR_RESULTS or results)")
     ap.add_argument("--yes", action="store_true", help="clean: really remove")
     args = ap.parse_args(argv)
     if not args.store.is_dir():
@@ -110,4 +128,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{'teacher':<11} {tc['calls']:>4} calls    {_human(tc['bytes']):>9}")
         print(f"{'total':<11} {'':>12} {_human(rep['total_bytes']):>9}")
     else:
-        clean(args.store, args.results, args.yes)
+        try:
+            clean(args.store, args.results, args.yes)
+        except NoRunRecords as exc:
+            print(f"synthesizrr-store: error: {exc}", file=sys.stderr)
+            raise SystemExit(2)

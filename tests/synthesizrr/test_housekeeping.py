@@ -47,3 +47,19 @@ def test_missing_store_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         main(["size", "--store", str(tmp_path / "none")])
     assert err.value.code == 2 and "no run store" in capsys.readouterr().err
+
+
+def test_store_command_reads_the_pipelines_settings_and_refuses_without_run_records(store, tmp_path, monkeypatch,
+                                                                                     capsys):
+    """Pointed at a store whose results live elsewhere, clean used to list every stage output as unused."""
+    monkeypatch.setenv("SYNTHESIZRR_STORE", str(store))
+    monkeypatch.chdir(tmp_path / "results" / "exp")             # no results/ here: the defaults would be wrong
+    with pytest.raises(SystemExit) as err:
+        main(["clean", "--yes"])
+    assert err.value.code == 2 and "no run record" in capsys.readouterr().err
+    assert (store / "synthesize" / "s_old").exists() and (store / "prepare" / "p1").exists()
+    monkeypatch.setenv("SYNTHESIZRR_RESULTS", str(tmp_path / "results"))
+    main(["clean"])
+    out = capsys.readouterr().out
+    assert "keep 3 stage outputs and up to 2 teacher calls used by 1 run records" in out
+    assert "would remove" in out and "s_old" in out and "p1" not in out.split("keep")[1].split("would")[0]
