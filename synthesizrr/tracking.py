@@ -10,16 +10,27 @@ from pathlib import Path
 from .core.config import Config
 
 log = logging.getLogger("synthesizrr")
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
+SECRET_KEYS = {"api_key", "apikey", "key", "token", "access_token", "auth_token", "hf_token", "secret",
+               "client_secret", "password", "authorization", "wandb_api_key", "openai_api_key", "anthropic_api_key"}
+_SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|AUTH)", re.IGNORECASE)
 
 
-def scrub(obj):
-    """Drop values under secret-looking keys (the config holds env-variable names, never keys; belt and braces)."""
+def secret_values() -> list[str]:
+    """The secrets actually in the environment: values of variables whose names say they hold one."""
+    return sorted({v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}, key=len, reverse=True)
+
+
+def scrub(obj, secrets: list[str] | None = None):
+    """Redact values under exact secret-bearing keys, and any secret of the environment wherever it appears.
+    Keys are matched exactly, not by substring: corpus.max_tokens or metrics.self_bleu_tokenizer are settings."""
+    secrets = secret_values() if secrets is None else secrets
     if isinstance(obj, dict):
-        return {k: ("<redacted>" if _SECRET_KEY.search(str(k)) and not str(k).endswith("_env") and v else scrub(v))
-                for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [scrub(v) for v in obj]
+        return {k: ("<redacted>" if str(k).lower() in SECRET_KEYS and v else scrub(v, secrets)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [scrub(v, secrets) for v in obj]
+    if isinstance(obj, str) and any(s in obj for s in secrets):
+        for s in secrets:
+            obj = obj.replace(s, "<redacted>")
     return obj
 
 

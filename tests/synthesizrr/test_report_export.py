@@ -104,3 +104,16 @@ def test_entity_entropy_pooled_and_per_label_mean_are_two_named_columns_with_per
     assert "reference*" in table and "reference* (retriever.dedup)" in table   # the departure is named
     lines = (tmp_path / "entity_entropy_by_label.csv").read_text().splitlines()
     assert lines[0] == "Dataset,Teacher,Method,Fidelity,GPE,ORG,PERSON" and lines[1].endswith("2.00,3.50,4.00")
+
+
+def test_scrub_redacts_secrets_by_key_and_by_value_but_keeps_settings(monkeypatch):
+    from synthesizrr.tracking import scrub
+
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "sk-live-0123456789abcdef")
+    cfg = {"corpus": {"max_tokens": 400, "min_tokens": 20}, "dataset": {"max_num_tokens": 200},
+           "metrics": {"self_bleu_tokenizer": "spacy"}, "teacher": {"api_key_env": "MY_SERVICE_API_KEY",
+           "extra": {"headers": "Bearer sk-live-0123456789abcdef"}, "api_key": "oops"}}
+    out = scrub(cfg)
+    assert out["corpus"] == {"max_tokens": 400, "min_tokens": 20} and out["dataset"]["max_num_tokens"] == 200
+    assert out["metrics"]["self_bleu_tokenizer"] == "spacy" and out["teacher"]["api_key_env"] == "MY_SERVICE_API_KEY"
+    assert out["teacher"]["api_key"] == "<redacted>" and "sk-live" not in json.dumps(out)
