@@ -22,13 +22,14 @@ from typing import Optional
 import datasets
 
 from synthesizrr.core.config import CorpusConfig
+from synthesizrr.core.errors import DataError
 from synthesizrr.core.store import fingerprint
 
 _BUILDERS = {".jsonl": "json", ".json": "json", ".jsonl.gz": "json", ".json.gz": "json",
              ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
 
 
-class CorpusError(ValueError):
+class CorpusError(DataError):
     """The corpus cannot be loaded; the message is one line naming the file or column and what is allowed."""
 
 

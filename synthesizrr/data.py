@@ -33,6 +33,33 @@ def local_file(cfg: DatasetConfig, data_root: str, split: str) -> Path:
     return path
 
 
+def check_file(path: Path) -> None:
+    """One-line errors, naming the file and line, for what the dataset builders report as tracebacks: an empty
+    file, bytes that are not UTF-8, a JSONL line that is not JSON."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty: it needs one example per line (jsonl) or row (csv, parquet)")
+    if path.suffix == ".parquet":
+        return
+    lines = 0
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            lines += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}, line {number}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                                f"{exc.start + 1}); re-encode the file as UTF-8") from None
+            if path.suffix == ".jsonl":
+                try:
+                    json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}, line {number}: not a JSON object ({exc.msg})") from None
+    if lines == 0:
+        raise DataError(f"{path} has only blank lines: it needs one example per line (jsonl) or row (csv)")
+
+
 def source_signature(cfg: DatasetConfig, data_root: str) -> dict:
     """What identifies the input data beyond the config: local files' sizes and mtimes."""
     if cfg.source != "local":
@@ -51,7 +78,11 @@ def _load_rows(cfg: DatasetConfig, data_root: str, split: str) -> tuple[list[dic
 
     if cfg.source == "local":
         path = local_file(cfg, data_root, split)
-        ds = datasets.load_dataset(_BUILDERS[path.suffix], data_files={"x": str(path)}, split="x")
+        check_file(path)
+        try:
+            ds = datasets.load_dataset(_BUILDERS[path.suffix], data_files={"x": str(path)}, split="x")
+        except Exception as exc:  # the builders raise many types; keep the first line
+            raise DataError(f"{path}: cannot read it as {path.suffix[1:]}: {str(exc).strip().splitlines()[0]}") from exc
         where = str(path)
     else:
         ds = datasets.load_dataset(cfg.path, cfg.subset, split=cfg.splits[split])

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from .data import read_jsonl, write_jsonl
+from .report import notes
 from .core.store import atomic_write_json, atomic_write_text
 
 CARD_METRICS = ("self_bleu_5", "entity_entropy_log2", "mauve", "distinct_2", "accuracy", "macro_f1")
@@ -33,6 +34,8 @@ def dataset_card(record: dict, rows: list[dict]) -> str:
     metrics = "\n".join(f"| {k} | {record[k]:.4f} |" for k in CARD_METRICS if isinstance(record.get(k), (int, float)))
     labels = "\n".join(f"| {lab} | {n} |" for lab, n in sorted(counts.items()))
     teacher = cfg.get("teacher", {})
+    caveats = "".join(f"\n- {n}" for n in notes(record))
+    caveats = f"\nCaveats of this run:{caveats}\n" if caveats else ""
     return f"""---
 task_categories:
 - text-classification
@@ -48,8 +51,9 @@ tags:
 
 Synthetic text-classification data made with the SynthesizRR framework: method **{record['method']}**,
 teacher **{record['teacher']}** (`{teacher.get('backend', '-')}`: `{teacher.get('model', '-')}`), retriever
-**{record['retriever']}** over corpus **{record['corpus']}**, filter **{record['filter']}**, seed {record['seed']}.
-
+**{record['retriever']}** over corpus **{record['corpus']}**, filter **{record['filter']}**, seed {record['seed']},
+fidelity **{record.get('fidelity', '-')}** (docs/fidelity.md).
+{caveats}
 Each row has `text`, `label` and provenance (`method`, `shots`, `doc_id` of the retrieved document,
 `prompt_id`).
 

@@ -57,9 +57,11 @@ def run_record(cfg, method, summary: dict) -> dict:
         "stage_keys": {k: v["key"] for k, v in summary.get("stages", {}).items()},
         "store_dir": str(cfg.store_dir),
         "fidelity": cfg.fidelity, "fidelity_departures": departures(cfg),
-        "shortfall": filt.get("shortfall"), "duplicates": syn.get("duplicates"),
+        "shortfall": filt.get("shortfall"), "missing_labels": filt.get("missing_labels") or [],
+        "shots_used": syn.get("shots"),
+        "duplicates": syn.get("duplicates"),
         "entity_entropy_per_type_log2": ev.get("entity_entropy_per_type_log2"),
-        "spacy_model_configured": cfg.metrics.spacy_model,
+        "spacy_model_configured": cfg.metrics.spacy_model, "metrics_skipped": ev.get("metrics_skipped") or [],
         "config": scrub(dataclasses.asdict(cfg)),
     }
     rec.update({k: v for k, v in ev.items() if isinstance(v, (int, float, str)) or v is None})
@@ -72,6 +74,12 @@ def notes(rec: dict) -> list[str]:
     out = []
     if rec.get("fidelity_departures"):
         out.append(f"{rec['fidelity']}* ({', '.join(rec['fidelity_departures'])})")
+    shots = rec.get("shots_used")
+    if shots and shots["mean"] < shots["configured"]:
+        out.append(f"shots used: mean {shots['mean']:.1f}, min {shots['min']} of {shots['configured']}")
+    out += rec.get("metrics_skipped") or []
+    if rec.get("missing_labels"):
+        out.append(f"no examples of {', '.join(rec['missing_labels'])}")
     short = rec.get("shortfall")
     if short:
         out.append(f"final sample {short['final']}/{short['wanted']}")

@@ -66,6 +66,11 @@ class SynthesizRR(TeacherMethod):
         banded = band_inputs(seeds, [list(zip(h["rows"], h["scores"])) for h in hits], list(corpus["doc_id"]),
                              _doc_tokens(inp.index), cfg.retriever, cfg.corpus, self.settings.icl_type)
         if not banded["gen"]:
+            st, hits_seen = banded["stats"], sum(len(h["rows"]) for h in hits)
+            if st["skipped_token_range"] >= hits_seen - st["icl_demos"] - st["icl_outside_band"]:
+                raise DataError(f"every retrieved document lies outside the corpus token range (corpus.min_tokens="
+                                f"{cfg.corpus.min_tokens}, long_documents={cfg.corpus.long_documents}, max_tokens="
+                                f"{cfg.corpus.max_tokens}): lower min_tokens or check the corpus text column")
             raise DataError(f"no retrieved document fell in retriever.gen_band={list(cfg.retriever.gen_band)} for any "
                             f"of {len(seeds)} seeds; widen the band or check the corpus")
         banded["gen"] = cap_per_label(banded["gen"], m.num_samples_per_label, cfg.seed)

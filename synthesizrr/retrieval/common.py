@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthesizrr.core.config import RetrieverConfig
+from synthesizrr.core.errors import DataError
 from synthesizrr.core.store import atomic_write_json, read_json
 
 META = "meta.json"
@@ -22,7 +23,7 @@ DOC_TABLE = "docs.parquet"
 READ_BATCH = 10_000           # rows read from the arrow corpus at a time when only counting or hashing
 
 
-class RetrievalError(ValueError):
+class RetrievalError(DataError):
     """An index is missing, incomplete or does not match the config; one line naming the path and the fix."""
 
 

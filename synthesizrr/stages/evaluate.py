@@ -42,14 +42,19 @@ def run_metrics(cfg: Config, prep: Path, filtered: Path, out: Path, feature_cach
     rows = read_jsonl(filtered / "final.jsonl")
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
     res: dict = {"num_texts": len(texts)}
-    if m.self_bleu:
+    skipped = []    # metrics that cannot be computed at this size (the table shows why, not a crash)
+    if m.self_bleu and len(texts) < 2:
+        skipped.append("Self-BLEU needs 2 texts")
+    elif m.self_bleu:
         from metrics.self_bleu import self_bleu
         res.update(self_bleu(texts, max_n=m.self_bleu_max_n, tokenizer=m.self_bleu_tokenizer,
                              sample=m.self_bleu_sample, seed=cfg.seed, spacy_model=m.spacy_model))
     if m.entity_entropy:
         from metrics.entities import entity_entropy
         res.update(entity_entropy(texts, spacy_model=m.spacy_model))
-    if m.mauve:
+    if m.mauve and len(texts) < max(2, m.mauve_num_buckets):
+        skipped.append(f"MAUVE needs at least metrics.mauve_num_buckets={m.mauve_num_buckets} texts")
+    elif m.mauve:
         from metrics.mauve_score import label_matched_references, mauve_score
         refs, reuse = label_matched_references(labels, _references(cfg, prep), seed=cfg.seed)
         res.update(mauve_score(texts, refs, featurizer=m.mauve_featurizer, max_length=m.mauve_max_length,
@@ -70,5 +75,6 @@ def run_metrics(cfg: Config, prep: Path, filtered: Path, out: Path, feature_cach
         lp = label_preservation(oracle(), rows, list(cfg.dataset.labels), max_length=cfg.student.max_length)
         res.update(label_preservation=lp["accuracy"], label_preservation_macro_f1=lp["macro_f1"])
     res["num_texts"] = len(texts)
+    res["metrics_skipped"] = skipped
     atomic_write_json(out / "metrics.json", res)
     return res

@@ -50,6 +50,26 @@ def shortfall(rows: list[dict], target: dict[str, float], wanted: int, total: in
             "per_label": {lab: {"have": have.get(lab, 0), "want": n} for lab, n in need.items()}}
 
 
+def without_missing_labels(rows: list[dict], target: dict[str, float], fcfg) -> tuple[dict[str, float], list[str]]:
+    """A label with no example at all would collapse the distribution-matched sample (its share can only be met
+    by shrinking the total towards nothing): an error, or with filter.allow_shortfall the sample is matched over
+    the labels that have examples and the missing ones are recorded."""
+    have = Counter(r["label"] for r in rows)
+    missing = sorted(lab for lab, share in target.items() if share > 0 and not have.get(lab))
+    if not missing:
+        return target, []
+    supply = ", ".join(f"{lab} {have.get(lab, 0)}" for lab in sorted(target))
+    if not fcfg.allow_shortfall:
+        raise DataError(f"label(s) {', '.join(missing)} have no example to train on (examples per label: {supply}); "
+                        f"synthesize more (method.num_samples_per_label, wider retriever bands) or set "
+                        f"filter.allow_shortfall=true to train without them")
+    log.warning("labels without any example: %s (allowed by filter.allow_shortfall; the table flags this row)",
+                ", ".join(missing))
+    rest = {lab: share for lab, share in target.items() if lab not in missing}
+    total = sum(rest.values())
+    return {lab: share / total for lab, share in rest.items()}, missing
+
+
 def check_shortfall(short: dict, fcfg) -> None:
     """The reference raises when the final sample misses its size by more than 2%: so do we, unless allowed."""
     if short["fraction"] <= fcfg.tolerance:
@@ -85,6 +105,7 @@ def compute(run, out: Path, work: Path) -> dict:
     if mode != "none":
         train = read_jsonl(run.paths["prepare"] / "train.jsonl")
         target = label_distribution(train) if mode == "train" else {lab: 1 / len(labels) for lab in labels}
+        target, figures["missing_labels"] = without_missing_labels(kept, target, cfg.filter)
         wanted = target_size(run) or len(kept)
         total = feasible_total(kept, target, wanted)
         if total < wanted:
