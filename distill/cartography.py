@@ -21,9 +21,12 @@ from synthesizrr.core.store import atomic_write_json, read_json
 
 
 def filter_student(cfg: FilterConfig, seed: int) -> StudentConfig:
-    """The filter model's training config: FilterConfig's fields, StudentConfig's defaults for the rest."""
+    """The filter model's training config: FilterConfig's fields, StudentConfig's defaults for the rest. There is no
+    grad_accum, so the linear schedule is also the reference's (student.schedule=fmcore only differs with it)."""
     return StudentConfig(name=f"cartography-{cfg.name}", model=cfg.model, lr=cfg.lr, batch_size=cfg.batch_size,
-                         epochs=cfg.epochs, max_length=cfg.max_length, seeds=[seed])
+                         epochs=cfg.epochs, max_length=cfg.max_length, seeds=[seed],
+                         decay_norm_and_bias=cfg.decay_norm_and_bias, group_by_length=cfg.group_by_length,
+                         bf16=cfg.bf16)
 
 
 def training_dynamics(examples, labels, cfg: FilterConfig, seed: int, work_dir: Path, progress=True) -> dict:

@@ -1,5 +1,6 @@
-"""One seeded fine-tuning run: a plain torch loop with AdamW, linear warmup/decay, gradient accumulation,
-dynamic padding, optional length grouping, bf16 autocast on CUDA and end-of-epoch checkpoints."""
+"""One seeded fine-tuning run: a plain torch loop with AdamW, linear warmup/decay (or the reference's sizing of it),
+gradient accumulation, dynamic padding, optional length grouping, bf16 autocast on CUDA, an optional frozen encoder
+and end-of-epoch checkpoints."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +18,7 @@ from transformers.optimization import get_linear_schedule_with_warmup
 
 from distill.checkpoint import load_checkpoint, save_checkpoint
 from distill.data import batch_order, check_examples, collate, encode
-from distill.models import load_student
+from distill.models import freeze_encoder, load_student
 from synthesizrr.core.config import StudentConfig
 from synthesizrr.core.store import fingerprint
 
@@ -47,11 +48,24 @@ def run_key(cfg: StudentConfig, labels: Sequence[str], *datasets: Sequence[dict]
     return fingerprint(fields, list(labels), data)
 
 
-def _param_groups(model, weight_decay: float) -> list[dict]:
-    # No decay on biases and normalisation weights (1-d tensors), as is usual for transformers.
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    other = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}]
+def param_groups(model, weight_decay: float, decay_all: bool = False) -> list[dict]:
+    """Trainable parameters only. decay_all: decay on every one (the reference's model.parameters()); else none on
+    biases and normalisation weights (1-d tensors), as is usual for transformers."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if decay_all:
+        return [{"params": params, "weight_decay": weight_decay}]
+    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+
+
+def schedule_lengths(cfg: StudentConfig, batches_per_epoch: int) -> tuple[int, int]:
+    """(warmup, total) for get_linear_schedule_with_warmup, in scheduler steps; it steps once per optimizer step.
+    Warmup: cfg.warmup_steps, else ceil(warmup_ratio x optimizer steps). Total: the optimizer steps (linear: the LR
+    reaches 0 at the end), or the micro-batches, epochs x batches (fmcore: the reference's sizing, REFERENCE.md 16.3;
+    with grad_accum > 1 the LR stays near its peak)."""
+    steps = math.ceil(batches_per_epoch / cfg.grad_accum) * cfg.epochs
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else math.ceil(cfg.warmup_ratio * steps)
+    return warmup, (steps if cfg.schedule == "linear" else batches_per_epoch * cfg.epochs)
 
 
 @torch.no_grad()
@@ -72,10 +86,12 @@ def predict_proba(model, tokenizer, texts: Sequence[str], max_length: int = 512,
     return out
 
 
-def _train_epoch(model, ids, y, batches, optimizer, scheduler, grad_accum, pad_id, bf16, bar) -> float:
+def _train_epoch(model, ids, y, batches, optimizer, scheduler, grad_accum, pad_id, bf16, bar, frozen) -> float:
     """One pass; the loss of each micro-batch is divided by the size of its accumulation group."""
     device = next(model.parameters()).device
     model.train()
+    if frozen:
+        model.base_model.eval()  # a frozen encoder gives fixed features: no dropout inside it
     total, seen = 0.0, 0
     for i, rows in enumerate(batches):
         group = min(grad_accum, len(batches) - (i - i % grad_accum))
@@ -98,7 +114,7 @@ def fit(train: Sequence[dict], labels: Sequence[str], cfg: StudentConfig, seed: 
         progress: bool = True):
     """Fine-tune `cfg.model` on `train` with `seed`. After each epoch, `on_epoch_end(epoch, model, tokenizer)` may
     return a dict that joins that epoch's record. With `work_dir`, a checkpoint `<tag>.pt` is written after each
-    epoch and a rerun resumes from it (the caller deletes it once results are safe).
+    epoch but the last, and a rerun resumes from it (the caller deletes it once results are safe).
     Returns (model, tokenizer, history, resumed_from_epoch)."""
     labels = list(labels)
     y = np.asarray(check_examples(train, labels, "train"))
@@ -108,12 +124,15 @@ def fit(train: Sequence[dict], labels: Sequence[str], cfg: StudentConfig, seed: 
     device, bf16 = resolve_device(cfg.device, cfg.bf16)
     set_seed(seed)  # python, numpy and torch; fixes the new head's initialisation and dropout masks
     model, tokenizer = load_student(cfg.model, labels, cfg.dropout)
+    if cfg.freeze_encoder:
+        freeze_encoder(model)
     model.to(device)
     ids = encode(tokenizer, [ex["text"] for ex in train], cfg.max_length)
     lengths = [len(x) for x in ids]
-    steps = math.ceil(math.ceil(len(ids) / cfg.batch_size) / cfg.grad_accum) * cfg.epochs
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, eps=cfg.adam_eps)
-    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(cfg.warmup_ratio * steps), steps)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay_norm_and_bias), lr=cfg.lr,
+                                  eps=cfg.adam_eps)
+    warmup, total = schedule_lengths(cfg, math.ceil(len(ids) / cfg.batch_size))
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total)
     ckpt = Path(work_dir) / f"{tag or f'seed_{seed}'}.pt" if work_dir else None
     key = key or run_key(cfg, labels, train)
     start, history = load_checkpoint(ckpt, key, model, optimizer, scheduler) if ckpt else (0, [])
@@ -122,14 +141,14 @@ def fit(train: Sequence[dict], labels: Sequence[str], cfg: StudentConfig, seed: 
         with tqdm(total=len(batches), desc=f"{cfg.name} seed {seed} epoch {epoch}/{cfg.epochs}",
                   disable=not progress, leave=False) as bar:
             loss = _train_epoch(model, ids, y, batches, optimizer, scheduler, cfg.grad_accum,
-                                tokenizer.pad_token_id, bf16, bar)
+                                tokenizer.pad_token_id, bf16, bar, cfg.freeze_encoder)
         record = {"epoch": epoch, "train_loss": loss}
         if on_epoch_end:
             record.update(on_epoch_end(epoch, model, tokenizer) or {})
         history.append(record)
         log.info("%s seed %d epoch %d: %s", cfg.name, seed, epoch,
                  {k: v for k, v in record.items() if isinstance(v, float)})
-        if ckpt:
+        if ckpt and epoch < cfg.epochs:  # after the last epoch the caller saves the results at once
             save_checkpoint(ckpt, key, epoch, history, model, optimizer, scheduler)
     model.eval()
     return model, tokenizer, history, start

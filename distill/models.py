@@ -51,3 +51,13 @@ def load_classifier(model_dir: str):
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     ensure_pad_token(model, tokenizer)
     return model, tokenizer
+
+
+def freeze_encoder(model) -> None:
+    """Train only the classification head: every parameter of the base model (embeddings, encoder and, for BERT, its
+    pooler) stops requiring gradients; what sits on top of it (classifier, DeBERTa's and DistilBERT's pre-classifier
+    layers) stays trainable."""
+    for p in model.base_model.parameters():
+        p.requires_grad_(False)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"student.freeze_encoder=true leaves nothing to train in {type(model).__name__}")

@@ -51,3 +51,24 @@ def _minilm(**overrides) -> StudentConfig:
     base = dict(name="test_minilm", model="offline:minilm", lr=5e-5, batch_size=32, epochs=1, max_length=48,
                 seeds=[0], device="cpu")
     return StudentConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A local 2-layer, 32-wide BERT (random weights, MiniLM's tokenizer): fit() runs on it in well under a second,
+    for tests of the training loop itself rather than of learning."""
+    from transformers import AutoTokenizer, BertConfig, BertModel, set_seed
+
+    from synthesizrr.core.assets import resolve_model
+
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("offline:minilm"))
+    set_seed(0)
+    model = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                                 num_attention_heads=2, intermediate_size=64, max_position_embeddings=64))
+    for name, p in model.named_parameters():
+        if name.endswith("bias"):  # non-zero, as in a trained model, so that tests can see them shrink
+            p.data.normal_(0, 0.1)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
