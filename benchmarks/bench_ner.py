@@ -29,7 +29,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--num-texts", type=int, default=1000)
-    ap.add_argument("--spacy-model", default="en_core_web_lg")
+    ap.add_argument("--spacy-model", default="en_core_web_lg,en_core_web_sm")
     ap.add_argument("--batch-size", type=int, default=64)
     args = ap.parse_args()
     texts, source = news_texts(args.num_texts)

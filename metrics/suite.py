@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 SWITCHES = ("self_bleu", "entity_entropy", "mauve", "distinct_n", "length_stats", "embedding_similarity")
 DEFAULTS = {
     "self_bleu": True, "self_bleu_tokenizer": "regex", "self_bleu_max_n": 5, "self_bleu_sample": None,
-    "entity_entropy": True, "spacy_model": "en_core_web_lg",
+    "entity_entropy": True, "spacy_model": "en_core_web_lg,en_core_web_sm",
     "mauve": True, "mauve_featurizer": "offline:minilm", "mauve_max_length": 512, "mauve_num_buckets": 30,
     "mauve_scaling_factor": 1.0, "mauve_label_matched": True,
     "distinct_n": True, "distinct_max_n": 4, "distinct_tokenizer": "regex",

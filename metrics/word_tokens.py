@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from metrics.spacy_models import DEFAULT_SPACY
+
 TOKENIZERS = ("whitespace", "regex", "spacy")
 _REGEX = re.compile(r"\w+|[^\w\s]")
 
@@ -23,7 +25,7 @@ def check_tokenizer(tokenizer: str) -> None:
 
 
 def tokenize(texts: Sequence[str], tokenizer: str = "regex",
-             spacy_model: str = "en_core_web_lg", batch_size: int = 256) -> tuple[list[list[str]], str | None]:
+             spacy_model: str = DEFAULT_SPACY, batch_size: int = 256) -> tuple[list[list[str]], str | None]:
     """Tokenize every text; return ``(token_lists, spacy_model_used)``, the second None unless
     ``tokenizer == "spacy"``."""
     check_tokenizer(tokenizer)

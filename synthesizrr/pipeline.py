@@ -98,6 +98,9 @@ class Pipeline:
     def run(self) -> dict:
         t0 = time.time()
         m = self.method
+        if self._reach("evaluate"):
+            from .stages.evaluate import check_requirements
+            check_requirements(self.cfg)
         try:
             self.run_stage("prepare")
             if m.needs_index and self._reach("index"):

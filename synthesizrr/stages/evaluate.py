@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..core.config import Config
+from ..core.config import Config, ConfigError
 from ..core.store import atomic_write_json
 from ..data import read_jsonl
 
@@ -18,6 +18,24 @@ OUTPUTS = ()
 
 def key_extra(run) -> dict:
     return {}
+
+
+def spacy_spec(m) -> str:
+    """The pipelines the metrics may load: exactly metrics.spacy_model, plus en_core_web_sm when
+    metrics.spacy_fallback allows it (the reference never falls back: docs/fidelity.md item 9)."""
+    return f"{m.spacy_model},en_core_web_sm" if m.spacy_fallback else m.spacy_model
+
+
+def check_requirements(cfg: Config) -> None:
+    """Before any work: the spaCy pipeline the metrics need is installed, else one line with the command."""
+    from ..core.assets import spacy_installed
+
+    m = cfg.metrics
+    needs = m.entity_entropy or (m.self_bleu and m.self_bleu_tokenizer == "spacy")
+    if needs and not spacy_installed(spacy_spec(m)):
+        raise ConfigError(f"metrics.spacy_model={m.spacy_model} is not installed: python -m spacy download "
+                          f"{m.spacy_model} (or metrics.spacy_fallback=true to use en_core_web_sm instead; the "
+                          f"table then names the pipeline used)")
 
 
 def compute(run, out: Path, _work: Path) -> dict:
@@ -48,10 +66,10 @@ def run_metrics(cfg: Config, prep: Path, filtered: Path, out: Path, feature_cach
     elif m.self_bleu:
         from metrics.self_bleu import self_bleu
         res.update(self_bleu(texts, max_n=m.self_bleu_max_n, tokenizer=m.self_bleu_tokenizer,
-                             sample=m.self_bleu_sample, seed=cfg.seed, spacy_model=m.spacy_model))
+                             sample=m.self_bleu_sample, seed=cfg.seed, spacy_model=spacy_spec(m)))
     if m.entity_entropy:
         from metrics.entities import entity_entropy
-        res.update(entity_entropy(texts, spacy_model=m.spacy_model))
+        res.update(entity_entropy(texts, spacy_model=spacy_spec(m)))
     if m.mauve and len(texts) < max(2, m.mauve_num_buckets):
         skipped.append(f"MAUVE needs at least metrics.mauve_num_buckets={m.mauve_num_buckets} texts")
     elif m.mauve:

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from metrics.entities import entity_counts, entity_entropy, entropy_log2
-from metrics.spacy_models import load_pipeline
+from metrics.spacy_models import DEFAULT_SPACY, load_pipeline
 from synthesizrr.core.assets import spacy_model_candidates
 
 TEXTS = [
@@ -16,7 +16,7 @@ TEXTS = [
 
 def test_entities_found_are_the_expected_ones():
     by_label, used = entity_counts(TEXTS)
-    assert used in spacy_model_candidates("en_core_web_lg")
+    assert used in spacy_model_candidates("en_core_web_lg,en_core_web_sm")
     assert {label: dict(c) for label, c in by_label.items()} == {
         "PERSON": {"Barack Obama": 1}, "GPE": {"Paris": 3, "London": 1}, "ORG": {"Microsoft": 1, "Google": 1}}
 
@@ -34,7 +34,7 @@ def test_entropies_match_hand_computation():
 
 
 def test_only_ner_runs():
-    nlp, _ = load_pipeline("en_core_web_lg", "ner")
+    nlp, _ = load_pipeline(DEFAULT_SPACY, "ner")
     enabled = [name for name, _ in nlp.pipeline]
     assert "ner" in enabled
     assert not {"parser", "tagger", "lemmatizer", "attribute_ruler", "senter"} & set(nlp.component_names)

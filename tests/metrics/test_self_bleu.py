@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
+from metrics.spacy_models import DEFAULT_SPACY
 from metrics.self_bleu import self_bleu, self_bleu_per_text
 from metrics.word_tokens import tokenize
 
@@ -50,7 +51,7 @@ def test_brevity_penalty_uses_the_closest_other_length_ties_to_the_shorter():
 def test_equals_nltk_on_real_news_texts(ag_news_test):
     for name, size in (("regex", 200), ("spacy", 100)):
         texts = [r["text"] for r in ag_news_test[:size]]
-        docs, _ = tokenize(texts, name, "en_core_web_lg")
+        docs, _ = tokenize(texts, name, DEFAULT_SPACY)
         reference = nltk_self_bleu(docs)
         np.testing.assert_allclose(self_bleu_per_text(docs, 5), reference, rtol=0, atol=1e-9)
         result = self_bleu(texts, tokenizer=name)
@@ -101,6 +102,6 @@ def test_tokenizers():
     text = "U.S. stocks won't fall,  analysts say."
     assert tokenize([text], "whitespace")[0][0] == ["U.S.", "stocks", "won't", "fall,", "analysts", "say."]
     assert tokenize([text], "regex")[0][0][:5] == ["U", ".", "S", ".", "stocks"]
-    tokens, used = tokenize([text], "spacy", "en_core_web_lg")
+    tokens, used = tokenize([text], "spacy", DEFAULT_SPACY)
     assert tokens[0][:4] == ["U.S.", "stocks", "wo", "n't"] and used.startswith("en_core_web")
     assert self_bleu([text, text], tokenizer="spacy")["self_bleu_spacy_model"] == used

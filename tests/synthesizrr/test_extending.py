@@ -48,7 +48,7 @@ def test_extending_page_runs_end_to_end(tmp_path):
         outputs.append(proc.stdout)
     table = (tmp_path / "results" / "reviews_demo" / "table.md").read_text()
     for row in ("Gold", "Seeds only", "SynthesizRR RetrICL 3-shot"):
-        assert f"| reviews | " in table and row in table, table
+        assert "| reviews | " in table and row in table, table
     assert "Seeds only" in outputs[-1]
 
 

