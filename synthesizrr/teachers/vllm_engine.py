@@ -40,6 +40,7 @@ class VLLMBackend(TokenizedBackend):
             from vllm import LLM
 
             extra = self.cfg.extra
+            _free_cuda_cache()   # vLLM counts memory this process still caches (an earlier point's training) as used
             self._llm = LLM(model=resolve_model(self.cfg.model), dtype=DTYPES.get(self.cfg.dtype, self.cfg.dtype),
                             max_model_len=self.cfg.context_length,
                             tensor_parallel_size=int(extra.get("tensor_parallel_size", 1)),
@@ -124,6 +125,10 @@ def _release_gpu() -> None:
                 fn()
             except Exception as exc:  # noqa: BLE001 - best effort, as above
                 log.warning("vllm %s: %s: %s", name, type(exc).__name__, exc)
+    _free_cuda_cache()
+
+
+def _free_cuda_cache() -> None:
     gc.collect()
     import torch
 
