@@ -124,11 +124,20 @@ def main() -> None:
         entries = search_path(sys.argv[1:], config_dirs=False)
         sys.argv[1:] = argv + [f"hydra.searchpath=[{','.join(entries)}]"]
     try:
-        precheck(sys.argv[1:])
+        first = precheck(sys.argv[1:])
     except ConfigError as exc:
         if _verbose(sys.argv[1:]):
             raise
         _fail(str(exc))
+    if first.preflight:   # check what every sweep point needs, print one table, exit before any work
+        from .core.errors import SynthesizrrError
+        from .preflight import main as preflight_main
+        try:
+            sys.exit(preflight_main(sys.argv[1:]))
+        except SynthesizrrError as exc:
+            if _verbose(sys.argv[1:]):
+                raise
+            _fail(str(exc))
     from . import sweeps
     sys.argv.append(sweeps.CALLBACK)   # multirun: the summary of failed points, from their outcome files
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_task)()
