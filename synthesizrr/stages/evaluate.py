@@ -40,7 +40,25 @@ def check_requirements(cfg: Config) -> None:
 
 def compute(run, out: Path, _work: Path) -> dict:
     oracle = (lambda: run.run_stage("oracle") / "model") if run.cfg.metrics.label_preservation else None
-    return run_metrics(run.cfg, run.paths["prepare"], run.paths["filter"], out, run.store.root / "features", oracle)
+    try:
+        return run_metrics(run.cfg, run.paths["prepare"], run.paths["filter"], out, run.store.root / "features", oracle)
+    finally:
+        release_featurizers()
+
+
+def release_featurizers() -> None:
+    """Drop the featurizers metrics.features keeps loaded (gpt2-xl is 6 GB in fp32): on a GPU they would stay through
+    the next in-process sweep point, and a vLLM teacher there finds less free memory than it reserves."""
+    import gc
+
+    from metrics.features import _load
+
+    _load.cache_clear()
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _references(cfg: Config, prep: Path) -> dict[str, list[str]]:
