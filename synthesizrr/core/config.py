@@ -159,7 +159,10 @@ class RetrieverConfig:
 
 @consumed_by("synthesize", ignore=("name", "n_threads", "device", "base_urls", "api_key_env", "concurrency",
                                    "request_timeout", "max_retries", "backoff_base", "backoff_max", "failure_budget",
-                                   "price_per_1m_input", "price_per_1m_output"))
+                                   "price_per_1m_input", "price_per_1m_output", "batch", "batch_poll_seconds",
+                                   "batch_wait_hours", "batch_discount", "price_per_1m_input_batch",
+                                   "price_per_1m_output_batch", "max_cost_usd", "requests_per_minute",
+                                   "tokens_per_minute"))
 @dataclass
 class TeacherConfig:
     name: str = MISSING
@@ -187,6 +190,15 @@ class TeacherConfig:
     failure_budget: int = 20             # failed calls tolerated before the run stops
     price_per_1m_input: float = 0.0
     price_per_1m_output: float = 0.0
+    batch: bool = False                  # openai/anthropic: send cache misses through the provider's batch API
+    batch_poll_seconds: float = 30.0     # first wait between batch status polls (doubles up to 10x)
+    batch_wait_hours: float = 24.0       # wait this long for batches, then exit; 0 submits and exits at once
+    batch_discount: float = 0.5          # batch price = online price x this, unless batch prices are given
+    price_per_1m_input_batch: Optional[float] = None
+    price_per_1m_output_batch: Optional[float] = None
+    max_cost_usd: Optional[float] = None  # refuse to start a synthesize stage whose estimated cost exceeds it
+    requests_per_minute: Optional[float] = None   # send-rate limits per process (token buckets)
+    tokens_per_minute: Optional[float] = None     # prompt + max new tokens of each request
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -201,6 +213,14 @@ class TeacherConfig:
         _range("teacher.max_retries", self.max_retries, 0)
         _range("teacher.failure_budget", self.failure_budget, 0)
         _range("teacher.context_length", self.context_length, 16)
+        _range("teacher.batch_poll_seconds", self.batch_poll_seconds, 0, lo_open=True)
+        _range("teacher.batch_wait_hours", self.batch_wait_hours, 0)
+        _range("teacher.batch_discount", self.batch_discount, 0, 1)
+        _range("teacher.price_per_1m_input_batch", self.price_per_1m_input_batch, 0)
+        _range("teacher.price_per_1m_output_batch", self.price_per_1m_output_batch, 0)
+        _range("teacher.max_cost_usd", self.max_cost_usd, 0)
+        _range("teacher.requests_per_minute", self.requests_per_minute, 0, lo_open=True)
+        _range("teacher.tokens_per_minute", self.tokens_per_minute, 0, lo_open=True)
 
 
 @consumed_by("synthesize", ignore=("display_name", "settings"))   # settings: typed by the method, keyed by it
