@@ -1,5 +1,6 @@
 """Shared machinery of the HTTP API backends: bounded concurrency over one or more servers, bounded retries with
-exponential backoff and jitter (honouring Retry-After), and the API key read from the environment only.
+exponential backoff and jitter (honouring Retry-After), a shared cooldown per server after a 429 and optional
+send-rate limits (ratelimit.py), and the API key read from the environment only.
 
 The key is read when the first request is sent, kept in a header and never put into a message, a log line, the
 identity or the cache.
@@ -20,11 +21,13 @@ from typing import Optional
 import httpx
 
 from ..core.config import TeacherConfig
+from . import ratelimit
 from .base import Backend, Completion, Emit, Request, TeacherError, cut_at_stop, failed
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+COOLDOWN_STATUS = {429, 529}     # rate limited / overloaded: the whole server is paused, not just this request
 
 
 class Retryable(Exception):
@@ -48,6 +51,7 @@ def retry_after_seconds(value: Optional[str]) -> Optional[float]:
 
 class HttpBackend(Backend):
     default_base_url = ""
+    shared_cooldown = True      # a 429 pauses every worker sending to that server (benchmarks turn it off)
 
     def __init__(self, cfg: TeacherConfig):
         super().__init__(cfg)
@@ -61,6 +65,7 @@ class HttpBackend(Backend):
         self._turn = 0
         self._rng = random.Random()
         self._tokenizer = None
+        self.limits = ratelimit.SendLimits(cfg.requests_per_minute, cfg.tokens_per_minute)
 
     # --- per-API parts -------------------------------------------------------------------------------------
     def endpoint(self, request: Request) -> tuple[str, dict]:
@@ -107,18 +112,24 @@ class HttpBackend(Backend):
         text, hit = cut_at_stop(completion.text, self.stop_for(request))
         return dataclasses.replace(completion, text=text, finish_reason="stop") if hit else completion
 
+    def send_tokens(self, request: Request) -> int:
+        """What a request counts against teacher.tokens_per_minute: prompt, system message and max new tokens."""
+        return self.count_tokens(request.prompt) + self.count_tokens(request.system or "") + request.max_new_tokens
+
     async def _call(self, client: httpx.AsyncClient, headers: dict, request: Request) -> Completion:
         path, body = self.endpoint(request)
+        need = self.send_tokens(request) if self.limits.tokens else 0
         error = "no attempt made"
         for attempt in range(self.cfg.max_retries + 1):
             url = self._pick_url()
+            await self.limits.before_send(url, need, self.shared_cooldown)
             self._outstanding[url] += 1
-            retry_after = None
+            retry_after, status = None, None
             try:
                 resp = await client.post(url + path, json=body, headers=headers)
                 if resp.status_code == 200:
                     return self._cut(self.parse(resp.json(), request), request)
-                error = f"HTTP {resp.status_code} from {url}{path}"
+                error, status = f"HTTP {resp.status_code} from {url}{path}", resp.status_code
                 if resp.status_code not in RETRY_STATUS:
                     if resp.status_code in (401, 403):
                         return failed(f"{error}: authentication failed, check ${self.cfg.api_key_env}")
@@ -136,6 +147,8 @@ class HttpBackend(Backend):
                 break
             delay = self._backoff(attempt, retry_after)
             self._resting[url] = max(self._resting[url], time.monotonic() + delay)
+            if status in COOLDOWN_STATUS and self.shared_cooldown:
+                ratelimit.pause(url, delay)
             self.retries += 1
             log.warning("teacher retry %d/%d in %.2fs: %s", attempt + 1, self.cfg.max_retries, delay, error)
             await asyncio.sleep(delay)
