@@ -3,11 +3,15 @@
 The Messages API is chat only, so teacher.chat must be true. It takes no seed: outputs are not reproducible,
 although the seed is still part of the cache key. Options in teacher.extra: ``sampling`` = both (default) |
 temperature | top_p, for models that refuse both at once; ``anthropic_version`` (default 2023-06-01);
-``tokenizer``; ``body`` (extra JSON fields).
+``tokenizer``; ``body`` (extra JSON fields). With teacher.batch=true the same bodies go through Message Batches
+(batches.py).
 """
 from __future__ import annotations
 
-from typing import Optional
+import json
+from typing import Iterator, Optional
+
+import httpx
 
 from ..core.config import TeacherConfig
 from .base import Completion, Request, TeacherError, finish_reason
@@ -62,3 +66,37 @@ class AnthropicBackend(HttpBackend):
         return Completion(text=text, cached=False, finish_reason=finish_reason(data.get("stop_reason")),
                           tokens_in=int(usage.get("input_tokens") or self.count_tokens(request.prompt)),
                           tokens_out=int(usage.get("output_tokens") or self.count_tokens(text)))
+
+    # --- Message Batches: POST /messages/batches, GET /messages/batches/{id}, GET its results_url (JSONL) ------
+    batch_max_requests = 100_000
+    batch_max_bytes = 256 * 1024 * 1024      # per create request
+    RETRYABLE_ERRORS = ("api_error", "overloaded_error", "rate_limit_error", "timeout_error")
+
+    def batch_line(self, custom_id: str, request: Request, base_url: str) -> dict:
+        return {"custom_id": custom_id, "params": self.endpoint(request)[1]}
+
+    def submit_batch(self, client: httpx.Client, base_url: str, lines: list[dict], label: str) -> str:
+        return str(self.admin(client, "POST", f"{base_url}/messages/batches", json={"requests": lines}).json()["id"])
+
+    def batch_status(self, client: httpx.Client, base_url: str, batch_id: str) -> dict:
+        return self.admin(client, "GET", f"{base_url}/messages/batches/{batch_id}").json()
+
+    def batch_ended(self, status: dict) -> Optional[tuple[str, bool]]:
+        if status.get("processing_status") == "ended":
+            return f"no result: batch {status['id']} ended", True
+        return None
+
+    def batch_results(self, client: httpx.Client, status: dict) -> Iterator[tuple[str, Optional[dict], str, bool]]:
+        for line in self.admin(client, "GET", status["results_url"]).text.splitlines():
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            result = rec.get("result") or {}
+            kind = result.get("type")
+            if kind == "succeeded":
+                yield rec["custom_id"], result.get("message") or {}, "", False
+                continue
+            error = (result.get("error") or {}).get("error") or result.get("error") or {}
+            retryable = kind in ("expired", "canceled") or error.get("type") in self.RETRYABLE_ERRORS
+            detail = f"{error.get('type')}: {str(error.get('message', ''))[:200]}" if error else kind
+            yield rec["custom_id"], None, f"batch request {kind}: {detail}", retryable

@@ -68,6 +68,16 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return (text[:min(cuts)], True) if cuts else (text, False)
 
 
+def prices(cfg: TeacherConfig) -> tuple[float, float]:
+    """USD per 1M (input, output) tokens of this teacher's calls: the batch prices when teacher.batch is on
+    (explicit ones, else the online prices x teacher.batch_discount)."""
+    if not cfg.batch:
+        return cfg.price_per_1m_input, cfg.price_per_1m_output
+    pin, pout = cfg.price_per_1m_input_batch, cfg.price_per_1m_output_batch
+    return (cfg.price_per_1m_input * cfg.batch_discount if pin is None else pin,
+            cfg.price_per_1m_output * cfg.batch_discount if pout is None else pout)
+
+
 CHARS_PER_TOKEN = 4   # approximation for API models without a local tokenizer (English text, BPE vocabularies)
 
 

@@ -10,8 +10,9 @@ import json
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from .base import Completion, Request
 
@@ -49,7 +50,7 @@ class CallCache:
         self.path = Path(path) if path is not None else None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path) if self.path else ":memory:", timeout=BUSY_TIMEOUT_MS / 1000,
                                    isolation_level=None, check_same_thread=False)
         self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -74,10 +75,36 @@ class CallCache:
 
     def put(self, key: str, completion: Completion, backend: str, model: str) -> None:
         """Commit one completed call (autocommit: the row is durable when this returns)."""
+        self.put_many([(key, completion)], backend, model)
+
+    def put_many(self, rows: list[tuple[str, Completion]], backend: str, model: str) -> None:
+        """Commit completed calls in one statement (inside ``transaction()`` when one is open)."""
+        now = time.time()
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (key, completion.text, completion.tokens_in, completion.tokens_out,
-                              completion.finish_reason, time.time(), backend, model))
+            self._db.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [(key, c.text, c.tokens_in, c.tokens_out, c.finish_reason, now, backend, model)
+                                  for key, c in rows])
+
+    def sql(self, statement: str, params: Iterable = ()) -> list:
+        """Run one statement on this file (the batch tables live here too); its rows."""
+        with self._lock:
+            return _while_locked(lambda: self._db.execute(statement, tuple(params)).fetchall())
+
+    def sql_many(self, statement: str, rows: list) -> None:
+        with self._lock:
+            _while_locked(lambda: self._db.executemany(statement, rows))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT: what runs inside (in this thread) is atomic and excludes other writers."""
+        with self._lock:
+            _while_locked(lambda: self._db.execute("BEGIN IMMEDIATE"))
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def __len__(self) -> int:
         with self._lock:

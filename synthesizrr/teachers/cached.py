@@ -1,5 +1,6 @@
 """CachedTeacher: the object the pipeline uses. It answers from the call cache, sends only the misses to the
-backend, saves each completed call at once, and stops when more calls fail than teacher.failure_budget allows."""
+backend (or, with teacher.batch, through provider batches: batches.py), saves each completed call at once, and stops
+when more calls fail than teacher.failure_budget allows."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,8 @@ from typing import Optional
 from tqdm.auto import tqdm
 
 from ..core.config import TeacherConfig
-from .base import Backend, Completion, FailureBudgetExceeded, Request
+from .base import Backend, Completion, FailureBudgetExceeded, Request, TeacherError, prices
+from .batches import run_batched
 from .cache import CallCache, call_key
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,12 @@ class CachedTeacher:
     def __init__(self, cfg: TeacherConfig, backend: Backend, cache_path: Optional[Path]):
         self.cfg = cfg
         self.backend = backend
+        if cfg.batch and not getattr(backend, "batch_max_requests", 0):
+            raise TeacherError(f"teacher.batch=true is not allowed for backend {backend.name}: only openai and "
+                               f"anthropic have batch APIs; set teacher.batch=false")
         self.cache = CallCache(cache_path)
-        self._stats = {"calls": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0, "failures": 0}
+        self._stats = {"calls": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0, "failures": 0,
+                       "resubmitted": 0}   # batch results that failed and were submitted again
         self._last_error: Optional[str] = None
 
     @property
@@ -40,9 +46,12 @@ class CachedTeacher:
         s = dict(self._stats)
         s["retries"] = self.backend.retries
         s["truncated"] = self.backend.truncated
-        s["cost_usd"] = (s["tokens_in"] * self.cfg.price_per_1m_input
-                         + s["tokens_out"] * self.cfg.price_per_1m_output) / 1e6
+        s["cost_usd"] = self._cost(s["tokens_in"], s["tokens_out"])
         return s
+
+    def _cost(self, tokens_in: int, tokens_out: int) -> float:
+        price_in, price_out = prices(self.cfg)
+        return (tokens_in * price_in + tokens_out * price_out) / 1e6
 
     @property
     def context_length(self) -> int:
@@ -74,11 +83,12 @@ class CachedTeacher:
                    disable=not progress, desc=desc, unit="call")
         budget = self.cfg.failure_budget
 
-        def emit(j: int, completion: Completion) -> bool:
+        def emit(j: int, completion: Completion, save: bool = True) -> bool:
             key = miss_keys[j]
             self._stats["calls"] += 1
             if completion.error is None:
-                self.cache.put(key, completion, self.backend.name, str(self.cfg.model))
+                if save:
+                    self.cache.put(key, completion, self.backend.name, str(self.cfg.model))
                 self._stats["tokens_in"] += completion.tokens_in
                 self._stats["tokens_out"] += completion.tokens_out
             else:
@@ -87,17 +97,28 @@ class CachedTeacher:
             for i in waiting[key]:
                 out[i] = completion
             bar.update(len(waiting[key]))
-            return self._stats["failures"] <= budget
+            return self._failed() <= budget
+
+        def resubmit(error: str) -> bool:
+            """A batch result that failed and will be submitted again: it counts against the budget."""
+            self._stats["resubmitted"] += 1
+            self._last_error = error
+            return self._failed() <= budget
 
         try:
             if miss_keys:
-                self.backend.run([requests[waiting[k][0]] for k in miss_keys], emit)
+                todo = [requests[waiting[k][0]] for k in miss_keys]
+                if self.cfg.batch:     # results are saved by the batch collector, with their batch's state
+                    run_batched(self.cache, self.backend, miss_keys, todo, lambda j, c: emit(j, c, save=False),
+                                resubmit)
+                else:
+                    self.backend.run(todo, emit)
         finally:
             bar.close()
-        if self._stats["failures"] > budget:
+        if self._failed() > budget:
             done = sum(c is not None and c.error is None for c in out)
             raise FailureBudgetExceeded(
-                f"{self._stats['failures']} teacher calls failed, more than teacher.failure_budget={budget}; "
+                f"{self._failed()} teacher calls failed, more than teacher.failure_budget={budget}; "
                 f"{done} of {len(requests)} completions are saved in the cache, rerun to continue "
                 f"(last error: {self._last_error})")
         log.info("%s: %d requests, %d cache hits, %d backend calls, %d failures", desc, len(requests),
@@ -106,6 +127,10 @@ class CachedTeacher:
         if missing:
             raise RuntimeError(f"backend {self.backend.name} returned no completion for {len(missing)} requests")
         return out  # type: ignore[return-value]
+
+    def _failed(self) -> int:
+        """What teacher.failure_budget counts: calls failed for good, and batch results submitted again."""
+        return self._stats["failures"] + self._stats["resubmitted"]
 
     def close(self) -> None:
         self.backend.close()

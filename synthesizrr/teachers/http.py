@@ -1,6 +1,7 @@
 """Shared machinery of the HTTP API backends: bounded concurrency over one or more servers, bounded retries with
 exponential backoff and jitter (honouring Retry-After), a shared cooldown per server after a 429 and optional
-send-rate limits (ratelimit.py), and the API key read from the environment only.
+send-rate limits (ratelimit.py), the API key read from the environment only, and the calls that administer
+provider batches (batches.py drives them; the subclasses know each provider's format).
 
 The key is read when the first request is sent, kept in a header and never put into a message, a log line, the
 identity or the cache.
@@ -16,13 +17,14 @@ import random
 import threading
 import time
 from collections import deque
-from typing import Optional
+from typing import Iterator, Optional
+from urllib.parse import urlparse
 
 import httpx
 
 from ..core.config import TeacherConfig
-from . import ratelimit
 from .base import Backend, Completion, Emit, Request, TeacherError, cut_at_stop, failed
+from .ratelimit import SendLimits, pause
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ def retry_after_seconds(value: Optional[str]) -> Optional[float]:
 class HttpBackend(Backend):
     default_base_url = ""
     shared_cooldown = True      # a 429 pauses every worker sending to that server (benchmarks turn it off)
+    batch_max_requests = 0      # provider batch limits; 0: no batch API
+    batch_max_bytes = 0
 
     def __init__(self, cfg: TeacherConfig):
         super().__init__(cfg)
@@ -65,7 +69,7 @@ class HttpBackend(Backend):
         self._turn = 0
         self._rng = random.Random()
         self._tokenizer = None
-        self.limits = ratelimit.SendLimits(cfg.requests_per_minute, cfg.tokens_per_minute)
+        self.limits = SendLimits(cfg.requests_per_minute, cfg.tokens_per_minute)
 
     # --- per-API parts -------------------------------------------------------------------------------------
     def endpoint(self, request: Request) -> tuple[str, dict]:
@@ -148,7 +152,7 @@ class HttpBackend(Backend):
             delay = self._backoff(attempt, retry_after)
             self._resting[url] = max(self._resting[url], time.monotonic() + delay)
             if status in COOLDOWN_STATUS and self.shared_cooldown:
-                ratelimit.pause(url, delay)
+                pause(url, delay)
             self.retries += 1
             log.warning("teacher retry %d/%d in %.2fs: %s", attempt + 1, self.cfg.max_retries, delay, error)
             await asyncio.sleep(delay)
@@ -189,6 +193,68 @@ class HttpBackend(Backend):
         thread.join()
         if errors:
             raise errors[0]
+
+    # --- batch administration (teacher.batch=true); the per-provider parts are in the subclasses ----------------
+    def batch_client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.cfg.request_timeout, headers=self.headers(self._api_key()))
+
+    def batch_path(self, base_url: str, path: str) -> str:
+        """The path of an online endpoint as a batch line names it (``/v1/chat/completions``)."""
+        return urlparse(base_url).path.rstrip("/") + path
+
+    def admin(self, client: httpx.Client, method: str, url: str, **kw) -> httpx.Response:
+        """One batch-administration call with the backend's retries. A POST is retried only when it surely did
+        not create anything (no connection, or a retryable status), so a batch is never created twice."""
+        error = "no attempt made"
+        for attempt in range(self.cfg.max_retries + 1):
+            retry_after = None
+            try:
+                resp = client.request(method, url, **kw)
+            except httpx.ConnectError as exc:
+                error = f"connection error from {url} ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                if method != "GET":
+                    raise TeacherError(f"{method} {url} got no answer ({type(exc).__name__}); it may have been "
+                                       f"accepted: check the provider's batch list before rerunning") from None
+                error = f"{type(exc).__name__} from {url}"
+            else:
+                if resp.status_code < 300:
+                    return resp
+                error = f"HTTP {resp.status_code} from {url}"
+                if resp.status_code in (401, 403):
+                    raise TeacherError(f"{error}: authentication failed, check ${self.cfg.api_key_env}")
+                if resp.status_code not in RETRY_STATUS:
+                    raise TeacherError(f"{error}: {resp.text[:200]}")
+                retry_after = retry_after_seconds(resp.headers.get("retry-after"))
+            if attempt < self.cfg.max_retries:
+                delay = self._backoff(attempt, retry_after)
+                self.retries += 1
+                log.warning("batch call retry %d/%d in %.2fs: %s", attempt + 1, self.cfg.max_retries, delay, error)
+                time.sleep(delay)
+        raise TeacherError(f"{error} (after {self.cfg.max_retries} retries)")
+
+    def batch_completion(self, body: dict, stop: list[str]) -> Completion:
+        """A completion from one batch result body (the online response's format); raises like ``parse``."""
+        request = Request("", 1, 0, stop=tuple(stop))
+        return self._cut(self.parse(body, request), request)
+
+    def batch_line(self, custom_id: str, request: Request, base_url: str) -> dict:
+        raise NotImplementedError
+
+    def submit_batch(self, client: httpx.Client, base_url: str, lines: list[dict], label: str) -> str:
+        """Create one batch of ``lines``; the provider's batch id."""
+        raise NotImplementedError
+
+    def batch_status(self, client: httpx.Client, base_url: str, batch_id: str) -> dict:
+        raise NotImplementedError
+
+    def batch_ended(self, status: dict) -> Optional[tuple[str, bool]]:
+        """None while the batch runs; once it ended, (why a request without a result has none, retryable)."""
+        raise NotImplementedError
+
+    def batch_results(self, client: httpx.Client, status: dict) -> Iterator[tuple[str, Optional[dict], str, bool]]:
+        """(custom_id, response body or None, error, retryable) of each request of an ended batch."""
+        raise NotImplementedError
 
     # --- tokens: an optional local tokenizer (teacher.extra.tokenizer), else ~4 characters per token ----------
     def _local_tokenizer(self):
