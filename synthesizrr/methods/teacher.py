@@ -56,6 +56,8 @@ def complete(teacher, requests: list, desc: str) -> list:
     it is not stored, the completed calls are cached and a rerun sends exactly the failed ones."""
     from ..teachers import IncompleteCalls
 
+    if hasattr(teacher, "guard"):   # logs the planned calls and their cost; refuses above teacher.max_cost_usd
+        teacher.guard(requests, desc)
     out = teacher.generate(requests, progress=True, desc=desc)
     failed = [i for i, c in enumerate(out) if c.error]
     if failed:

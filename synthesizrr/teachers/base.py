@@ -78,6 +78,10 @@ def prices(cfg: TeacherConfig) -> tuple[float, float]:
             cfg.price_per_1m_output * cfg.batch_discount if pout is None else pout)
 
 
+class CostCapExceeded(TeacherError):
+    """The estimated cost of the planned teacher calls is above teacher.max_cost_usd; nothing was sent."""
+
+
 CHARS_PER_TOKEN = 4   # approximation for API models without a local tokenizer (English text, BPE vocabularies)
 
 
@@ -124,6 +128,10 @@ class Backend:
     def count_tokens(self, text: str) -> int:
         return approx_count(text)
 
+    def token_counting(self) -> str:
+        """How count_tokens counts (said in the cost plan)."""
+        return f"approximate: {CHARS_PER_TOKEN} characters per token"
+
     def truncate_tokens(self, text: str, n: int) -> str:
         return approx_truncate(text, n)
 
@@ -147,6 +155,9 @@ class TokenizedBackend(Backend):
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokens(text))
+
+    def token_counting(self) -> str:
+        return "the model's tokenizer"
 
     def truncate_tokens(self, text: str, n: int) -> str:
         ids = self._tokens(text)

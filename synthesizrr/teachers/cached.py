@@ -1,6 +1,7 @@
 """CachedTeacher: the object the pipeline uses. It answers from the call cache, sends only the misses to the
 backend (or, with teacher.batch, through provider batches: batches.py), saves each completed call at once, and stops
-when more calls fail than teacher.failure_budget allows."""
+when more calls fail than teacher.failure_budget allows. ``plan``/``guard`` estimate the cost of the calls a
+request list would make before any is sent, and refuse above teacher.max_cost_usd."""
 from __future__ import annotations
 
 import logging
@@ -10,8 +11,8 @@ from typing import Optional
 from tqdm.auto import tqdm
 
 from ..core.config import TeacherConfig
-from .base import Backend, Completion, FailureBudgetExceeded, Request, TeacherError, prices
-from .batches import run_batched
+from .base import Backend, Completion, CostCapExceeded, FailureBudgetExceeded, Request, TeacherError, prices
+from .batches import BatchStore, run_batched
 from .cache import CallCache, call_key
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,42 @@ class CachedTeacher:
         price_in, price_out = prices(self.cfg)
         return (tokens_in * price_in + tokens_out * price_out) / 1e6
 
+    def plan(self, requests: list[Request]) -> dict:
+        """What ``generate(requests)`` would send, before sending anything: the calls to make (cache misses,
+        identical requests once, requests waiting in provider batches left out), their prompt tokens (the
+        backend's count_tokens), their max new tokens and the cost of both at this teacher's prices."""
+        keys = self.call_keys(requests)
+        hits = self.cache.get_many(keys)
+        misses = {k: r for k, r in zip(keys, requests) if k not in hits}
+        flight = BatchStore(self.cache).in_flight() if self.cfg.batch else {}
+        in_flight = sum(k in flight for k in misses)
+        todo = [r for k, r in misses.items() if k not in flight]
+        prompt = sum(self.count_tokens(r.prompt) + (self.count_tokens(r.system) if r.system else 0) for r in todo)
+        new = sum(r.max_new_tokens for r in todo)
+        return {"requests": len(requests), "cached": sum(k in hits for k in keys), "in_flight": in_flight,
+                "calls": len(todo), "prompt_tokens": prompt, "max_new_tokens": new, "cost_usd": self._cost(prompt, new)}
+
+    def guard(self, requests: list[Request], desc: str = "teacher") -> dict:
+        """Log the plan of ``requests``; raise CostCapExceeded (nothing sent) when its estimated cost plus what this
+        teacher has spent so far exceeds teacher.max_cost_usd."""
+        plan = self.plan(requests)
+        price_in, price_out = prices(self.cfg)
+        kind = "batch prices" if self.cfg.batch else "prices"
+        log.info(f"{desc}: {plan['calls']:,} calls to make ({plan['cached']:,} of {plan['requests']:,} requests "
+                 f"cached, {plan['in_flight']:,} in batches in flight): {plan['prompt_tokens']:,} prompt tokens "
+                 f"({self.backend.token_counting()}) + at most {plan['max_new_tokens']:,} new tokens, estimated cost "
+                 f"${plan['cost_usd']:.4f} (every new token used; {kind} ${price_in:g} / ${price_out:g} per 1M "
+                 f"tokens in / out)")
+        cap, spent = self.cfg.max_cost_usd, self.stats["cost_usd"]
+        if cap is not None and plan["calls"] and spent + plan["cost_usd"] > cap:
+            before = f" on top of ${spent:.4f} spent by this run" if spent else ""
+            raise CostCapExceeded(
+                f"estimated cost ${plan['cost_usd']:.4f} of {plan['calls']} teacher calls ({plan['prompt_tokens']} "
+                f"prompt + up to {plan['max_new_tokens']} new tokens){before} exceeds teacher.max_cost_usd={cap:g}; "
+                f"nothing was sent: raise the cap, plan fewer calls (method.num_samples_per_label, "
+                f"teacher.max_new_tokens) or set teacher.batch=true for the batch price")
+        return plan
+
     @property
     def context_length(self) -> int:
         return self.backend.context_length
@@ -82,6 +119,7 @@ class CachedTeacher:
         bar = tqdm(total=len(requests), initial=len(requests) - sum(map(len, waiting.values())),
                    disable=not progress, desc=desc, unit="call")
         budget = self.cfg.failure_budget
+        spent = dict(self._stats)
 
         def emit(j: int, completion: Completion, save: bool = True) -> bool:
             key = miss_keys[j]
@@ -96,6 +134,8 @@ class CachedTeacher:
                 self._last_error = completion.error
             for i in waiting[key]:
                 out[i] = completion
+            t_in, t_out = (self._stats[k] - spent[k] for k in ("tokens_in", "tokens_out"))
+            bar.set_postfix_str(f"{t_in + t_out:,} tokens ${self._cost(t_in, t_out):.4f}", refresh=False)
             bar.update(len(waiting[key]))
             return self._failed() <= budget
 

@@ -268,6 +268,10 @@ class HttpBackend(Backend):
         tok = self._local_tokenizer()
         return len(tok(text, add_special_tokens=False)["input_ids"]) if tok else super().count_tokens(text)
 
+    def token_counting(self) -> str:
+        name = self.cfg.extra.get("tokenizer")
+        return f"the tokenizer {name} (teacher.extra.tokenizer)" if name else super().token_counting()
+
     def truncate_tokens(self, text: str, n: int) -> str:
         tok = self._local_tokenizer()
         if not tok:
