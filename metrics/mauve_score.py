@@ -84,23 +84,35 @@ def mauve_from_features(p_features: np.ndarray, q_features: np.ndarray, num_buck
     return {"mauve": float(out.mauve), "mauve_scaling_5": _area(curve_5), "mauve_num_buckets": int(out.num_buckets)}
 
 
-def mauve_score(texts: list[str], reference_texts: list[str], featurizer: str = "offline:minilm",
-                max_length: int = 512, num_buckets: int = 30, scaling_factor: float = 1.0, cache_dir=None,
-                device: str = "auto", seed: int = 25, batch_size: int = 32) -> dict:
-    """MAUVE of `texts` (q) against `reference_texts` (p) (module docstring). Features come from `featurizer`
-    (:mod:`metrics.features`), cached in `cache_dir` when given.
-
-    Returns ``mauve``, ``mauve_scaling_5``, ``mauve_scaling_factor``, ``mauve_featurizer``,
-    ``mauve_num_buckets``, ``num_texts``, ``num_references`` and ``num_featurized`` (texts encoded by this call,
-    0 when every feature came from the cache).
-    """
+def mauve_features(texts: list[str], reference_texts: list[str], featurizer: str = "offline:minilm",
+                   max_length: int = 512, cache_dir=None, device: str = "auto",
+                   batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(p, q, num_featurized)``: the features :func:`mauve_score` computes MAUVE from (p = references,
+    q = generations), for callers that reuse them (e.g. ``metrics.uncertainty.bootstrap_mauve``)."""
     texts, reference_texts = list(texts), list(reference_texts)
     if not texts or not reference_texts:
         raise ValueError(f"MAUVE needs texts and reference texts, got {len(texts)} texts and "
                          f"{len(reference_texts)} references")
     p, encoded_p = featurize(reference_texts, featurizer, max_length, cache_dir, device, batch_size)
     q, encoded_q = featurize(texts, featurizer, max_length, cache_dir, device, batch_size)
+    return p, q, encoded_p + encoded_q
+
+
+def mauve_score(texts: list[str], reference_texts: list[str], featurizer: str = "offline:minilm",
+                max_length: int = 512, num_buckets: int = 30, scaling_factor: float = 1.0, cache_dir=None,
+                device: str = "auto", seed: int = 25, batch_size: int = 32, features=None) -> dict:
+    """MAUVE of `texts` (q) against `reference_texts` (p) (module docstring). Features come from `featurizer`
+    (:mod:`metrics.features`), cached in `cache_dir` when given, or from `features` (:func:`mauve_features`).
+
+    Returns ``mauve``, ``mauve_scaling_5``, ``mauve_scaling_factor``, ``mauve_featurizer``,
+    ``mauve_num_buckets``, ``num_texts``, ``num_references`` and ``num_featurized`` (texts encoded by this call,
+    0 when every feature came from the cache or was given).
+    """
+    if features is None:
+        p, q, encoded = mauve_features(texts, reference_texts, featurizer, max_length, cache_dir, device, batch_size)
+    else:   # (p, q[, num_featurized]) from mauve_features: encoded by the call that made them
+        (p, q), encoded = features[:2], 0
     out = mauve_from_features(p, q, num_buckets, scaling_factor, seed)
-    out.update(mauve_scaling_factor=float(scaling_factor), mauve_featurizer=featurizer, num_texts=len(texts),
-               num_references=len(reference_texts), num_featurized=encoded_p + encoded_q)
+    out.update(mauve_scaling_factor=float(scaling_factor), mauve_featurizer=featurizer, num_texts=len(q),
+               num_references=len(p), num_featurized=encoded)
     return out

@@ -322,7 +322,7 @@ class StudentConfig:
 
 
 @consumed_by("evaluate", fields={"oracle_max_train": ("evaluate", "oracle")},
-             ignore=("sample_table_rows", "device"))
+             ignore=("sample_table_rows", "device", "baseline"))
 @dataclass
 class MetricsConfig:
     self_bleu: bool = True
@@ -346,6 +346,11 @@ class MetricsConfig:
     oracle_max_train: Optional[int] = 5000   # seeded subsample of train for the oracle
     sample_table_rows: int = 20
     device: str = "auto"
+    intervals: bool = True               # intervals over texts, replicates kept (docs/metrics.md, Report)
+    n_resamples: int = 1000              # resamples of Self-BLEU, distinct-n and entity entropy
+    mauve_n_resamples: int = 20          # MAUVE: each resample is a full MAUVE computation
+    confidence: float = 0.95             # of every interval: over texts and over student seeds
+    baseline: str = "FewGen 32-shot"     # method label the report's vs_baseline table compares rows with
 
     def __post_init__(self) -> None:
         _choice("metrics.self_bleu_tokenizer", self.self_bleu_tokenizer, ("spacy", "regex", "whitespace"))
@@ -353,6 +358,9 @@ class MetricsConfig:
         _range("metrics.self_bleu_max_n", self.self_bleu_max_n, 1, 5)
         _range("metrics.mauve_num_buckets", self.mauve_num_buckets, 2)
         _range("metrics.mauve_scaling_factor", self.mauve_scaling_factor, 0, lo_open=True)
+        _range("metrics.n_resamples", self.n_resamples, 2)
+        _range("metrics.mauve_n_resamples", self.mauve_n_resamples, 2)
+        _range("metrics.confidence", self.confidence, 0, 1, lo_open=True, hi_open=True)
 
 
 @consumed_by(ignore=("backend", "mode", "project", "entity", "group", "tags"))
