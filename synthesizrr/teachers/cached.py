@@ -84,8 +84,8 @@ class CachedTeacher:
         if cap is not None and plan["calls"] and spent + plan["cost_usd"] > cap:
             before = f" on top of ${spent:.4f} spent by this run" if spent else ""
             raise CostCapExceeded(
-                f"estimated cost ${plan['cost_usd']:.4f} of {plan['calls']} teacher calls ({plan['prompt_tokens']} "
-                f"prompt + up to {plan['max_new_tokens']} new tokens){before} exceeds teacher.max_cost_usd={cap:g}; "
+                f"estimated cost ${plan['cost_usd']:.4f} of {plan['calls']:,} teacher calls ({plan['prompt_tokens']:,} "
+                f"prompt + up to {plan['max_new_tokens']:,} new tokens){before} exceeds teacher.max_cost_usd={cap:g}; "
                 f"nothing was sent: raise the cap, plan fewer calls (method.num_samples_per_label, "
                 f"teacher.max_new_tokens) or set teacher.batch=true for the batch price")
         return plan
