@@ -1,8 +1,10 @@
 """Paper-style reports. Each finished run writes a record to ``results/<name>/runs/``; the report is rebuilt
-from all records: a comparison table (markdown, CSV, LaTeX), an accuracy table (rows methods, columns
-datasets, cells mean ± std), a metrics plot, and a shot-sweep plot when runs differ in shots.
+from all records: a comparison table (markdown, CSV, LaTeX; every value with its interval), every row against a
+baseline row (``vs_baseline``), an accuracy table (rows methods, columns datasets), a metrics plot, and a
+shot-sweep plot when runs differ in shots. The statistics are in report_stats.py, the plots in plots.py.
 
-``synthesizrr-report results/<name> [more dirs] [--out results/<other>]`` rebuilds it from any set of runs.
+``synthesizrr-report results/<name> [more dirs] [--out results/<other>] [--baseline LABEL]`` rebuilds it from
+any set of runs.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 import math
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 from filelock import FileLock
@@ -19,22 +22,12 @@ from filelock import FileLock
 from .core.store import atomic_write_json, atomic_write_text
 from .core.assets import spacy_model_candidates
 from .fidelity import departures
+from .plots import plot_metrics, plot_shot_sweep
+from .report_stats import (COLUMNS, REPLICATES, interval_methods, interval_suffix, per_seed, row_stats,
+                           save_replicates, vs_baseline)
 from .tracking import scrub
 
-COLUMNS = [  # (record key, header, scale, decimals)
-    ("num_final", "#Examples", 1, 0),
-    ("self_bleu_5", "Self-BLEU-5 (%) ↓", 100, 1),
-    ("entity_entropy_log2", "Entity entropy, pooled (bits) ↑", 1, 2),
-    ("entity_entropy_per_type_mean_log2", "Entity entropy, mean per NER label (bits) ↑", 1, 2),
-    ("mauve", "MAUVE (%) ↑", 100, 1),
-    ("mauve_scaling_5", "MAUVE c=5 (%) ↑", 100, 1),
-    ("distinct_2", "Distinct-2 (%) ↑", 100, 1),
-    ("accuracy", "Accuracy (%) ↑", 100, 1),
-    ("macro_f1", "Macro-F1 (%) ↑", 100, 1),
-    ("label_preservation", "Label preservation (%) ↑", 100, 1),
-]
-SWEEP_METRICS = [("accuracy", "Accuracy (%)", 100), ("self_bleu_5", "Self-BLEU-5 (%)", 100),
-                 ("entity_entropy_log2", "Entity entropy (bits)", 1), ("mauve", "MAUVE (%)", 100)]
+DEFAULT_BASELINE = "FewGen 32-shot"   # metrics.baseline's default
 
 
 def _slug(*parts: str) -> str:
@@ -66,12 +59,14 @@ def run_record(cfg, method, summary: dict) -> dict:
         "config": scrub(dataclasses.asdict(cfg)),
     }
     rec.update({k: v for k, v in ev.items() if isinstance(v, (int, float, str)) or v is None})
+    rec.update(row_stats(cfg, rec, ev, per_seed(cfg.store_dir, rec["stage_keys"].get("distill")), dist.get("num_test")))
     return rec
 
 
-def notes(rec: dict) -> list[str]:
+def notes(rec: dict, footnotes: dict | None = None) -> list[str]:
     """What a reader must know about a row: departures from its fidelity option, a short final sample, a spaCy
-    pipeline other than the configured one."""
+    pipeline other than the configured one, settings that mean little at the row's size and intervals wider
+    than +-10%. With `footnotes` ({warning: number}, filled here), size warnings become references ``[n]``."""
     out = []
     if rec.get("fidelity_departures"):
         out.append(f"{rec['fidelity']}* ({', '.join(rec['fidelity_departures'])})")
@@ -87,6 +82,13 @@ def notes(rec: dict) -> list[str]:
     used, wanted = rec.get("spacy_model"), rec.get("spacy_model_configured")
     if used and wanted and used not in spacy_model_candidates(wanted):
         out.append(f"NER with {used} (configured {wanted})")
+    warnings = rec.get("size_warnings") or []
+    if footnotes is None:
+        out += warnings
+    elif warnings:
+        out.append("⚠ " + " ".join(f"[{footnotes.setdefault(w, len(footnotes) + 1)}]" for w in warnings))
+    if rec.get("wide_intervals"):
+        out.append(f"intervals wider than ±10%: {' / '.join(rec['wide_intervals'])}")
     return out
 
 
@@ -97,6 +99,9 @@ def record_run(cfg, method, summary: dict, filtered: Path) -> Path:
                  rec["filter"], rec["fidelity"])
     out.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out / ".report.lock")):  # sweep points may finish at the same time
+        ev_dir = Path(cfg.store_dir) / "evaluate" / str(rec["stage_keys"].get("evaluate")) / REPLICATES
+        rec["replicates_file"] = (f"{REPLICATES}/{slug}.npz" if save_replicates(ev_dir, out / REPLICATES / f"{slug}.npz")
+                                  else None)
         atomic_write_json(out / "runs" / f"{slug}.json", rec)
         _write_samples(out / "samples" / f"{slug}.jsonl", filtered / "final.jsonl", cfg.metrics.sample_table_rows)
         build_report([out], out)
@@ -117,8 +122,13 @@ def load_records(dirs: list[Path]) -> list[dict]:
     recs = []
     for d in dirs:
         d = Path(d)
+        base = d if (d / "runs").is_dir() else d.parent
         files = sorted((d / "runs").glob("*.json")) if (d / "runs").is_dir() else sorted(d.glob("*.json"))
-        recs.extend(json.loads(f.read_text()) for f in files)
+        for f in files:
+            rec = json.loads(f.read_text())
+            if rec.get("replicates_file"):   # transient: where this row's replicates are (not written back)
+                rec["_replicates"] = str(base / rec["replicates_file"])
+            recs.append(rec)
     if not recs:
         raise SystemExit(f"synthesizrr-report: no run records under {', '.join(map(str, dirs))} (expected runs/*.json)")
     return recs
@@ -136,15 +146,33 @@ def _fmt(value, scale: float, decimals: int, std=None) -> str:
     return f"{s} ± {std * scale:.{decimals}f}" if std is not None and std > 0 else s
 
 
-def comparison_rows(recs: list[dict]) -> tuple[list[str], list[list[str]]]:
+def cell(rec: dict, key: str, scale: float, decimals: int) -> str:
+    """``value [low, high]``, students ``mean ± std [low, high]``; without an interval the value (± std)."""
+    text = _fmt(rec.get(key), scale, decimals, rec.get(f"{key}_std"))
+    return text + interval_suffix(rec, key, scale, decimals) if text != "–" else text
+
+
+def comparison_rows(recs: list[dict], footnotes: dict | None = None) -> tuple[list[str], list[list[str]]]:
     cols = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in recs)]  # drop columns no run has
     header = ["Dataset", "Teacher", "Method", "Fidelity", *[h for _, h, _, _ in cols], "Notes"]
     rows = []
     for r in sorted(recs, key=_order):
-        cells = [_fmt(r.get(k), s, d, r.get(f"{k}_std")) for k, _, s, d in cols]
+        cells = [cell(r, k, s, d) for k, _, s, d in cols]
         fidelity = f"{r.get('fidelity', '-')}{'*' if r.get('fidelity_departures') else ''}"
-        rows.append([r["dataset"], r["teacher"], r["method"], fidelity, *cells, "; ".join(notes(r)) or "–"])
+        rows.append([r["dataset"], r["teacher"], r["method"], fidelity, *cells, "; ".join(notes(r, footnotes)) or "–"])
     return header, rows
+
+
+def table_notes(recs: list[dict], footnotes: dict) -> list[str]:
+    """The lines under the comparison table: what the cells and intervals are, then the size warnings."""
+    conf = next((r.get("interval_confidence") for r in recs if r.get("intervals")), None)
+    out = []
+    if conf:
+        methods = {k: v for r in recs for k, v in (r.get("interval_methods") or {}).items()}
+        out.append(f"Cells: value [{conf:.0%} interval]; student metrics: mean ± std over seeds [t-interval over "
+                   f"seeds]. Intervals over texts: {interval_methods(methods)} (docs/metrics.md).")
+    out += [f"[{n}] {w}" for w, n in sorted(footnotes.items(), key=lambda x: x[1])]
+    return out
 
 
 def entity_rows(recs: list[dict]) -> tuple[list[str], list[list[str]]]:
@@ -163,13 +191,14 @@ def accuracy_rows(recs: list[dict]) -> tuple[list[str], list[list[str]]]:
     for r in sorted(recs, key=_order):
         key = r["method"] if r["real_data"] else f"{r['method']} ({r['teacher']})"
         key += f" [{r.get('fidelity')}]" if several else ""
-        methods.setdefault(key, {})[r["dataset"]] = _fmt(r.get("accuracy"), 100, 1, r.get("accuracy_std"))
+        methods.setdefault(key, {})[r["dataset"]] = cell(r, "accuracy", 100, 1)
     return ["Method", *datasets], [[m, *[cells.get(d, "–") for d in datasets]] for m, cells in methods.items()]
 
 
-def markdown(header: list[str], rows: list[list[str]]) -> str:
+def markdown(header: list[str], rows: list[list[str]], notes_: list[str] = ()) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+    tail = ["", *[f"{n}  " for n in notes_]] if notes_ else []
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows] + tail) + "\n"
 
 
 def csv_text(header: list[str], rows: list[list[str]]) -> str:
@@ -181,106 +210,89 @@ def csv_text(header: list[str], rows: list[list[str]]) -> str:
     return buf.getvalue()
 
 
-def latex(header: list[str], rows: list[list[str]]) -> str:
-    esc = lambda s: (s.replace("\\", r"\textbackslash{}").replace("&", r"\&").replace("%", r"\%")
-                     .replace("_", r"\_").replace("#", r"\#").replace("±", r"$\pm$").replace("↑", r"$\uparrow$")
-                     .replace("↓", r"$\downarrow$").replace("–", "--"))
-    body = [" & ".join(esc(c) for c in r) + r" \\" for r in rows]
-    numeric = lambda j: rows and all(re.match(r"^(–|-?\d)", r[j]) for r in rows)
+def _tex(s: str) -> str:
+    return (s.replace("\\", r"\textbackslash{}").replace("&", r"\&").replace("%", r"\%").replace("_", r"\_")
+            .replace("#", r"\#").replace("±", r"$\pm$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
+            .replace("–", "--").replace("Δ", r"$\Delta$").replace("†", r"$^\dagger$").replace("⚠", "!")
+            .replace("<", r"$<$").replace(">", r"$>$"))
+
+
+def latex(header: list[str], rows: list[list[str]], notes_: list[str] = ()) -> str:
+    body = [" & ".join(_tex(c) for c in r) + r" \\" for r in rows]
+    numeric = lambda j: rows and all(re.match(r"^(–|[-+]?\d)", r[j]) for r in rows)
     spec = "".join("r" if numeric(j) else "l" for j in range(len(header)))
+    foot = [rf"\multicolumn{{{len(header)}}}{{l}}{{\footnotesize {_tex(n)}}} \\" for n in notes_]
     return "\n".join([r"\begin{tabular}{" + spec + "}", r"\toprule",
-                      " & ".join(esc(h) for h in header) + r" \\", r"\midrule", *body, r"\bottomrule",
+                      " & ".join(_tex(h) for h in header) + r" \\", r"\midrule", *body, r"\bottomrule", *foot,
                       r"\end{tabular}"]) + "\n"
 
 
-def _write_table(out: Path, stem: str, header: list[str], rows: list[list[str]]) -> None:
-    atomic_write_text(out / f"{stem}.md", markdown(header, rows))
+def _write_table(out: Path, stem: str, header: list[str], rows: list[list[str]], notes_: list[str] = ()) -> None:
+    atomic_write_text(out / f"{stem}.md", markdown(header, rows, notes_))
     atomic_write_text(out / f"{stem}.csv", csv_text(header, rows))
-    atomic_write_text(out / f"{stem}.tex", latex(header, rows))
+    atomic_write_text(out / f"{stem}.tex", latex(header, rows, notes_))
 
 
-def plot_metrics(recs: list[dict], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = sorted(recs, key=_order)
-    names = [f"{r['method']}\n{r['dataset']}" if len({x['dataset'] for x in recs}) > 1 else r["method"] for r in recs]
-    fig, axes = plt.subplots(1, len(SWEEP_METRICS), figsize=(4.2 * len(SWEEP_METRICS), 4.2))
-    for ax, (key, title, scale) in zip(axes, SWEEP_METRICS):
-        vals = [(r.get(key) or 0) * scale for r in recs]
-        errs = [(r.get(f"{key}_std") or 0) * scale for r in recs]
-        ax.bar(range(len(recs)), vals, yerr=errs, color=[f"C{i}" for i in range(len(recs))], capsize=3)
-        ax.set_xticks(range(len(recs)), names, rotation=30, ha="right", fontsize=8)
-        ax.set_title(title)
-    fig.tight_layout()
-    _save_fig(fig, path)
+def baseline_label(recs: list[dict]) -> str:
+    """metrics.baseline as the records give it (the most common, if they differ), else the default."""
+    labels = Counter(((r.get("config") or {}).get("metrics") or {}).get("baseline") for r in recs)
+    labels.pop(None, None)
+    return labels.most_common(1)[0][0] if labels else DEFAULT_BASELINE
 
 
-def plot_shot_sweep(recs: list[dict], path: Path) -> bool:
-    """Metrics against the number of shots, one line per method family (and dataset/teacher)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    lines: dict[str, list[dict]] = {}
-    for r in recs:
-        if r["real_data"]:
-            continue
-        lines.setdefault(f"{r['method_family']} · {r['dataset']} · {r['teacher']}", []).append(r)
-    lines = {k: sorted(v, key=lambda r: r["num_shots"]) for k, v in lines.items()
-             if len({r["num_shots"] for r in v}) > 1}
-    if not lines:
-        return False
-    fig, axes = plt.subplots(1, len(SWEEP_METRICS), figsize=(4.2 * len(SWEEP_METRICS), 4))
-    for ax, (key, title, scale) in zip(axes, SWEEP_METRICS):
-        for i, (name, rs) in enumerate(sorted(lines.items())):
-            xs = [r["num_shots"] for r in rs]
-            ys = [(r.get(key) if r.get(key) is not None else float("nan")) * scale for r in rs]
-            ax.plot(xs, ys, marker="o", label=name, color=f"C{i}")
-        if max(r["num_shots"] for rs in lines.values() for r in rs) > 8:
-            ax.set_xscale("symlog", linthresh=1)  # 0, 1, 3 and 32 shots stay readable
-        ax.set_xlabel("in-context shots")
-        ax.set_title(title)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    _save_fig(fig, path)
-    return True
+def write_vs_baseline(recs: list[dict], out: Path, baseline: str) -> dict:
+    vs = vs_baseline(recs, baseline, _order)
+    if not vs["rows"]:   # one line saying so, in every format
+        for ext in ("md", "csv", "tex"):
+            atomic_write_text(out / f"vs_baseline.{ext}", (vs["missing"] if ext != "tex" else _tex(vs["missing"])) + "\n")
+    else:
+        _write_table(out, "vs_baseline", vs["header"], vs["rows"], vs["notes"] + ([vs["missing"]] if vs["missing"] else []))
+    return vs
 
 
-def _save_fig(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-
-
-def build_report(dirs: list[Path], out: Path) -> list[Path]:
+def build_report(dirs: list[Path], out: Path, baseline: str | None = None) -> list[Path]:
     recs = load_records(dirs)
     out.mkdir(parents=True, exist_ok=True)
-    _write_table(out, "table", *comparison_rows(recs))
+    footnotes: dict = {}
+    header, rows = comparison_rows(recs, footnotes)
+    atomic_write_text(out / "table.md", markdown(header, rows, table_notes(recs, footnotes)))
+    atomic_write_text(out / "table.tex", latex(header, rows, table_notes(recs, footnotes)))
+    atomic_write_text(out / "table.csv", csv_text(*comparison_rows(recs)))   # full warnings in Notes
     _write_table(out, "accuracy_by_dataset", *accuracy_rows(recs))
+    vs = write_vs_baseline(recs, out, baseline or baseline_label(recs))
     header, rows = entity_rows(recs)
     if len(header) > 4:
         atomic_write_text(out / "entity_entropy_by_label.csv", csv_text(header, rows))
-    plot_metrics(recs, out / "metrics.png")
-    written = [out / "table.md", out / "metrics.png"]
+    plot_metrics(recs, out / "metrics.png", _order)
+    written = [out / "table.md", out / "vs_baseline.md", out / "metrics.png"]
     if plot_shot_sweep(recs, out / "shots_sweep.png"):
         written.append(out / "shots_sweep.png")
-    atomic_write_json(out / "summary.json", {"runs": sorted(recs, key=_order)})
+    runs = [{k: v for k, v in r.items() if not k.startswith("_")} for r in sorted(recs, key=_order)]
+    atomic_write_json(out / "summary.json", {"runs": runs, "vs_baseline": vs["comparisons"]})
     return written
+
+
+def summary_lines(report_dir) -> list[str]:
+    """For the end of a run: where the report is, the comparison table with its intervals and the rows against
+    the baseline (the markdown files, notes included)."""
+    out = Path(report_dir)
+    lines = [f"Results: {out} (tables in md, csv and tex; plots; runs/*.json)"]
+    for name in ("table.md", "vs_baseline.md"):
+        if (out / name).exists():
+            lines += ["", *(out / name).read_text(encoding="utf-8").splitlines()]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="synthesizrr-report", description=__doc__.split("\n\n")[0])
     ap.add_argument("dirs", nargs="+", type=Path, help="results/<name> folders (or folders of run records)")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: the first dir)")
+    ap.add_argument("--baseline", default=None, metavar="LABEL",
+                    help="method label of the vs_baseline rows' baseline (default: the records' metrics.baseline)")
     args = ap.parse_args(argv)
     missing = [str(d) for d in args.dirs if not d.is_dir()]
     if missing:
         print(f"synthesizrr-report: not a folder: {', '.join(missing)}", file=sys.stderr)
         raise SystemExit(2)
-    for path in build_report(args.dirs, args.out or args.dirs[0]):
+    for path in build_report(args.dirs, args.out or args.dirs[0], args.baseline):
         print(path)
