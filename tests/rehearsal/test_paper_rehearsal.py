@@ -72,7 +72,7 @@ def test_paper_hyperpartisan_rehearsal_with_long_texts(standin_hub, corpus_root,
     """Hyperpartisan keeps its long texts (ICL examples up to 600 tokens, 32 shots overflow the 4k context and are
     fitted), the student reads 512 tokens."""
     recs = rehearse(standin_hub, corpus_root, tmp_path, "paper_hyperpartisan", "student.max_length=512",
-                    "corpus.max_tokens=400")
+                    "corpus.max_tokens=400", "dataset.max_test_examples=8")
     check_paper_path(recs, tmp_path)
     fewgen = recs["FewGen 32-shot"]
     assert fewgen["teacher_stats"]["tokens_in"] / fewgen["num_prompts"] > 1000   # long prompts really were sent
