@@ -1,5 +1,7 @@
 """`synthesizrr-export RUN.json --out DIR [--push-to-hub OWNER/NAME]`: write a run's final synthetic dataset
-with a generated dataset card (config, teacher, method, metrics, counts) to a folder, or push it to the HF Hub."""
+with a generated dataset card (config, teacher, method, metrics with their intervals, counts) to a folder, or
+push it to the HF Hub: the card first, then the dataset (``label`` as a ClassLabel), whose push adds its
+``dataset_info`` to that card's metadata instead of replacing the card."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +14,10 @@ from .data import read_jsonl, write_jsonl
 from .report import notes
 from .core.store import atomic_write_json, atomic_write_text
 
-CARD_METRICS = ("self_bleu_5", "entity_entropy_log2", "mauve", "distinct_2", "accuracy", "macro_f1")
+CARD_METRICS = ("self_bleu_5", "entity_entropy_log2", "entity_entropy_per_type_mean_log2", "mauve", "distinct_2",
+                "accuracy", "macro_f1")
+SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
 
 
 class ExportError(ValueError):
@@ -28,33 +33,58 @@ def final_rows(record: dict) -> list[dict]:
     return read_jsonl(path)
 
 
-def dataset_card(record: dict, rows: list[dict]) -> str:
+def size_category(num_rows: int) -> str:
+    """The Hub's size category of a dataset with `num_rows` rows."""
+    return next((name for limit, name in SIZE_CATEGORIES if num_rows < limit), "n>1B")
+
+
+def label_names(record: dict, rows: list[dict]) -> list[str]:
+    """The ClassLabel names: the dataset's labels in config order (records keep them in ``labels``; their config
+    has sorted keys), then any other label found in the rows."""
+    names = list(record.get("labels") or ((record.get("config") or {}).get("dataset") or {}).get("labels") or [])
+    return names + sorted({r["label"] for r in rows} - set(names))
+
+
+def card_data(record: dict, rows: list[dict]):
+    from huggingface_hub import DatasetCardData
+
+    return DatasetCardData(language=["en"], task_categories=["text-classification"],
+                           size_categories=[size_category(len(rows))], pretty_name=f"{record['dataset']} — "
+                           f"{record['method']} (synthetic)", tags=["synthetic", "synthesizrr"])
+
+
+def _metric_rows(record: dict) -> str:
+    intervals = record.get("intervals") or {}
+    out = []
+    for key in CARD_METRICS:
+        if not isinstance(record.get(key), (int, float)):
+            continue
+        iv = intervals.get(key) or {}
+        ci = f"[{iv['ci_low']:.4f}, {iv['ci_high']:.4f}]" if iv.get("ci_low") is not None else "–"
+        out.append(f"| {key} | {record[key]:.4f} | {ci} |")
+    return "\n".join(out) or "| – | – | – |"
+
+
+def dataset_card(record: dict, rows: list[dict]):
+    """The card (a huggingface_hub DatasetCard): metadata from :func:`card_data`, then what the run was, its
+    caveats (the report's notes), counts, metrics with intervals and the config."""
+    from huggingface_hub import DatasetCard
+
     counts = Counter(r["label"] for r in rows)
     cfg = record.get("config", {})
-    metrics = "\n".join(f"| {k} | {record[k]:.4f} |" for k in CARD_METRICS if isinstance(record.get(k), (int, float)))
     labels = "\n".join(f"| {lab} | {n} |" for lab, n in sorted(counts.items()))
     teacher = cfg.get("teacher", {})
     caveats = "".join(f"\n- {n}" for n in notes(record))
     caveats = f"\nCaveats of this run:{caveats}\n" if caveats else ""
-    return f"""---
-task_categories:
-- text-classification
-language:
-- en
-size_categories:
-- n<1K
-tags:
-- synthetic
-- synthesizrr
----
-# {record['dataset']} — {record['method']} (synthetic)
+    conf = record.get("interval_confidence") or 0.95
+    body = f"""# {record['dataset']} — {record['method']} (synthetic)
 
 Synthetic text-classification data made with the SynthesizRR framework: method **{record['method']}**,
 teacher **{record['teacher']}** (`{teacher.get('backend', '-')}`: `{teacher.get('model', '-')}`), retriever
 **{record['retriever']}** over corpus **{record['corpus']}**, filter **{record['filter']}**, seed {record['seed']},
 fidelity **{record.get('fidelity', '-')}** (docs/fidelity.md).
 {caveats}
-Each row has `text`, `label` and provenance (`method`, `shots`, `doc_id` of the retrieved document,
+Each row has `text`, `label` (a ClassLabel) and provenance (`method`, `shots`, `doc_id` of the retrieved document,
 `prompt_id`).
 
 ## Counts ({len(rows)} examples)
@@ -65,11 +95,12 @@ Each row has `text`, `label` and provenance (`method`, `shots`, `doc_id` of the 
 
 ## Metrics
 
-| metric | value |
-|---|---|
-{metrics or '| – | – |'}
+| metric | value | {conf:.0%} interval |
+|---|---|---|
+{_metric_rows(record)}
 
-Student accuracy is on the real test split of {record['dataset']} ({record.get('num_student_seeds', 1)} seed(s)).
+Student accuracy is on the real test split of {record['dataset']} ({record.get('num_student_seeds', 1)} seed(s); the
+interval is a t-interval over seeds). Intervals of the other metrics resample the texts (docs/metrics.md).
 
 ## Config
 
@@ -77,6 +108,7 @@ Student accuracy is on the real test split of {record['dataset']} ({record.get('
 {json.dumps(cfg, indent=2, sort_keys=True, default=str)}
 ```
 """
+    return DatasetCard(f"---\n{card_data(record, rows).to_yaml()}\n---\n{body}")
 
 
 def export(record_path: Path, out: Path, store: Path | None = None) -> Path:
@@ -86,18 +118,24 @@ def export(record_path: Path, out: Path, store: Path | None = None) -> Path:
     rows = final_rows(record)
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "train.jsonl", rows)
-    atomic_write_text(out / "README.md", dataset_card(record, rows))
+    atomic_write_text(out / "README.md", str(dataset_card(record, rows)))
     atomic_write_json(out / "synthesizrr_run.json", record)
     return out
 
 
 def push(out: Path, repo_id: str, private: bool) -> None:
+    """Upload the card, then push the dataset with ``label`` as a ClassLabel: ``push_to_hub`` reads the card
+    on the Hub and adds ``dataset_info`` and ``configs`` to its metadata, so neither overwrites the other."""
     import datasets
-    from huggingface_hub import HfApi
+    from huggingface_hub import DatasetCard, HfApi
 
-    datasets.Dataset.from_list(read_jsonl(out / "train.jsonl")).push_to_hub(repo_id, private=private)
-    HfApi().upload_file(path_or_fileobj=str(out / "README.md"), path_in_repo="README.md", repo_id=repo_id,
-                        repo_type="dataset")
+    record = json.loads((out / "synthesizrr_run.json").read_text())
+    rows = read_jsonl(out / "train.jsonl")
+    HfApi().create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    DatasetCard.load(out / "README.md").push_to_hub(repo_id, repo_type="dataset",
+                                                    commit_message="Dataset card (synthesizrr-export)")
+    ds = datasets.Dataset.from_list(rows).cast_column("label", datasets.ClassLabel(names=label_names(record, rows)))
+    ds.push_to_hub(repo_id, private=private, commit_message="Dataset (synthesizrr-export)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -47,7 +47,7 @@ def run_record(cfg, method, summary: dict) -> dict:
         "teacher_stats": syn.get("teacher"),
         "accuracy": dist.get("accuracy_mean"), "accuracy_std": dist.get("accuracy_std"),
         "macro_f1": dist.get("macro_f1_mean"), "macro_f1_std": dist.get("macro_f1_std"),
-        "num_student_seeds": len(cfg.student.seeds),
+        "num_student_seeds": len(cfg.student.seeds), "labels": list(cfg.dataset.labels),   # config order
         "stage_keys": {k: v["key"] for k, v in summary.get("stages", {}).items()},
         "store_dir": str(cfg.store_dir),
         "fidelity": cfg.fidelity, "fidelity_departures": departures(cfg),

@@ -1,11 +1,19 @@
-"""Reports from run records (real files) and the dataset export with its card."""
+"""Reports from run records (real files) and the dataset export with its card; the Hub push goes to a loopback
+server that stands in for the Hub (huggingface_hub and datasets run unpatched against it)."""
+import base64
+import hashlib
 import json
+import os
+import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
-from synthesizrr.export import export
+from synthesizrr.export import export, size_category
 from synthesizrr.report import accuracy_rows, build_report, comparison_rows, main as report_main
 
 
@@ -81,7 +89,7 @@ def test_export_writes_data_and_card(tmp_path):
     out = export(tmp_path / "run.json", tmp_path / "out")
     assert [json.loads(l) for l in (out / "train.jsonl").open()] == rows
     card = (out / "README.md").read_text()
-    assert card.startswith("---\ntask_categories:") and "| a | 3 |" in card and "mauve | 0.9000" in card
+    assert card.startswith("---\n") and "| a | 3 |" in card and "mauve | 0.9000" in card
     assert "offline:smollm2" in card
     proc = subprocess.run([sys.executable, "-c", "from synthesizrr.export import main; main()", str(tmp_path / "nope.json"),
                            "--out", str(tmp_path / "o2")], capture_output=True, text=True)
@@ -117,3 +125,165 @@ def test_scrub_redacts_secrets_by_key_and_by_value_but_keeps_settings(monkeypatc
     assert out["corpus"] == {"max_tokens": 400, "min_tokens": 20} and out["dataset"]["max_num_tokens"] == 200
     assert out["metrics"]["self_bleu_tokenizer"] == "spacy" and out["teacher"]["api_key_env"] == "MY_SERVICE_API_KEY"
     assert out["teacher"]["api_key"] == "<redacted>" and "sk-live" not in json.dumps(out)
+
+
+def card_run(tmp_path, n=6):
+    """A run record with intervals and size warnings, and its final dataset in a store."""
+    store = tmp_path / "store"
+    final = store / "filter" / "k1" / "final.jsonl"
+    final.parent.mkdir(parents=True)
+    rows = [{"text": f"t{i}", "label": "ba"[i % 2], "method": "fewgen", "shots": 3, "doc_id": None,
+             "prompt_id": f"p{i}"} for i in range(n)]
+    final.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rec = record("FewGen 3-shot", "fewgen", 3, stage_keys={"filter": "k1"}, store_dir=str(store), labels=["b", "a"],
+                 intervals={"mauve": {"estimate": 0.9, "ci_low": 0.81, "ci_high": 0.97}}, interval_confidence=0.95,
+                 size_warnings=["6 texts (< 500): intervals over texts are too narrow"], fidelity="reference",
+                 fidelity_departures=["retriever.dedup"], config={"teacher": {"backend": "llamacpp", "model": "m"}})
+    (tmp_path / "run.json").write_text(json.dumps(rec))
+    return rows
+
+
+def test_card_is_a_dataset_card_with_real_size_category_intervals_and_caveats(tmp_path):
+    from huggingface_hub import DatasetCard
+
+    card_run(tmp_path)
+    card = DatasetCard.load(export(tmp_path / "run.json", tmp_path / "out") / "README.md")
+    meta = card.data.to_dict()
+    assert meta["size_categories"] == ["n<1K"] and meta["task_categories"] == ["text-classification"]
+    assert {"synthetic", "synthesizrr"} <= set(meta["tags"]) and meta["language"] == ["en"]
+    assert "| mauve | 0.9000 | [0.8100, 0.9700] |" in card.text and "## Counts (6 examples)" in card.text
+    assert "- 6 texts (< 500): intervals over texts are too narrow" in card.text   # report.notes as caveats
+    assert "reference* (retriever.dedup)" in card.text
+    assert [size_category(n) for n in (999, 1000, 6640, 10_000, 2_000_000)] == [
+        "n<1K", "1K<n<10K", "1K<n<10K", "10K<n<100K", "1M<n<10M"]
+
+
+class LoopbackHub:
+    """The few Hub endpoints a dataset push uses, in memory: create repo, validate card, preupload (parquet through
+    LFS, as the Hub's .gitattributes has it), LFS batch and upload, commit, repo info, tree and file download."""
+
+    def __init__(self):
+        self.files, self.lfs, self.commits, self.sha = {}, {}, [], "0" * 40
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def send(self, code, body=b"", ctype="application/json", headers=()):
+                body = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(code)
+                for k, v in [("Content-Type", ctype), ("Content-Length", str(len(body))), *headers]:
+                    self.send_header(k, v)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def body(self):
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_GET(self):
+                hub.route(self, b"")
+
+            do_HEAD = do_GET
+
+            def do_POST(self):
+                hub.route(self, self.body())
+
+            do_PUT = do_POST
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _entry(self, path):
+        return {"type": "file", "path": path, "size": len(self.files[path]),
+                "oid": hashlib.sha1(self.files[path]).hexdigest()}
+
+    def _tree(self, folder):
+        entries, seen = [], set()
+        for path in self.files:
+            rest = path[len(folder) + 1:] if folder else path
+            if folder and not path.startswith(folder + "/"):
+                continue
+            if "/" not in rest:
+                entries.append(self._entry(path))
+            elif (sub := f"{folder}/{rest.split('/')[0]}".strip("/")) not in seen:
+                seen.add(sub)
+                entries.append({"type": "directory", "path": sub, "oid": "0" * 40, "size": 0})
+        return entries
+
+    def _commit(self, h, repo, body):
+        ops = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+        for op in ops:
+            v = op["value"]
+            if op["key"] == "file":
+                self.files[v["path"]] = base64.b64decode(v["content"])
+            elif op["key"] == "lfsFile":
+                self.files[v["path"]] = self.lfs[v["oid"]]
+            elif op["key"] == "deletedFile":
+                self.files.pop(v["path"], None)
+        self.commits.append(ops[0]["value"]["summary"])
+        self.sha = hashlib.sha1(str(len(self.commits)).encode()).hexdigest()
+        h.send(200, {"commitUrl": f"{self.url}/datasets/{repo}/commit/{self.sha}", "commitOid": self.sha})
+
+    def route(self, h, body):
+        path, repo = unquote(urlparse(h.path).path), r"/api/datasets/(?P<repo>[^/]+/[^/]+)"
+        missing = (404, {"error": "not found"}, "application/json", [("X-Error-Code", "EntryNotFound")])
+        if path == "/api/repos/create":
+            req = json.loads(body)
+            return h.send(200, {"url": f"{self.url}/datasets/{req.get('organization') or 'me'}/{req['name']}"})
+        if path == "/api/validate-yaml":
+            return h.send(200, {})
+        if re.fullmatch(repo + r"/preupload/[^/]+", path):
+            return h.send(200, {"files": [{"path": f["path"], "shouldIgnore": False, "uploadMode": "lfs" if
+                                           f["path"].endswith(".parquet") else "regular"} for f in json.loads(body)["files"]]})
+        if path.endswith(".git/info/lfs/objects/batch"):
+            return h.send(200, {"transfer": "basic", "objects": [
+                {"oid": o["oid"], "size": o["size"], "actions": {"upload": {"href": f"{self.url}/lfs/{o['oid']}"}}}
+                for o in json.loads(body)["objects"]]})
+        if m := re.fullmatch(r"/lfs/(?P<oid>\w+)", path):
+            self.lfs[m["oid"]] = body
+            return h.send(200, {})
+        if m := re.fullmatch(repo + r"/commit/[^/]+", path):
+            return self._commit(h, m["repo"], body)
+        if m := re.fullmatch(repo + r"(/revision/[^/]+)?", path):
+            return h.send(200, {"id": m["repo"], "sha": self.sha, "siblings": [{"rfilename": p} for p in self.files]})
+        if m := re.fullmatch(repo + r"/tree/[^/]+(?P<dir>/.*)?", path):
+            folder = (m["dir"] or "").strip("/")
+            return h.send(*missing) if folder and not self._tree(folder) else h.send(200, self._tree(folder))
+        if re.fullmatch(repo + r"/paths-info/[^/]+", path):
+            return h.send(200, [self._entry(p) for p in parse_qs(body.decode()).get("paths", []) if p in self.files])
+        if (m := re.fullmatch(r"/datasets/[^/]+/[^/]+/resolve/[^/]+/(?P<file>.+)", path)) and m["file"] in self.files:
+            data = self.files[m["file"]]
+            return h.send(200, data, "application/octet-stream",
+                          [("ETag", f'"{hashlib.sha1(data).hexdigest()}"'), ("X-Repo-Commit", self.sha)])
+        h.send(*missing)
+
+
+def test_push_uploads_the_card_then_the_classlabel_dataset_whose_metadata_joins_the_card(tmp_path):
+    import pyarrow.parquet as pq
+    from huggingface_hub import DatasetCard
+
+    rows = card_run(tmp_path)
+    hub = LoopbackHub()
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_loopback", "HF_HUB_OFFLINE": "0",
+           "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp_path / "hf_home"), "HF_DATASETS_OFFLINE": "0"}
+    proc = subprocess.run([sys.executable, "-c", "from synthesizrr.export import main; main()", str(tmp_path / "run.json"),
+                           "--out", str(tmp_path / "out"), "--push-to-hub", "me/synthetic"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    hub.server.shutdown()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert hub.commits == ["Dataset card (synthesizrr-export)", "Dataset (synthesizrr-export)"]
+    card = DatasetCard(hub.files["README.md"].decode())
+    meta = card.data.to_dict()
+    assert meta["size_categories"] == ["n<1K"] and "synthesizrr" in meta["tags"]   # our metadata survived ...
+    label = next(f for f in meta["dataset_info"]["features"] if f["name"] == "label")   # ... next to push_to_hub's
+    assert label["dtype"]["class_label"]["names"] == {"0": "b", "1": "a"}   # the dataset's order, not sorted
+    assert meta["dataset_info"]["splits"][0]["num_examples"] == 6 and meta["configs"][0]["config_name"] == "default"
+    assert "## Counts (6 examples)" in card.text and "| mauve | 0.9000 | [0.8100, 0.9700] |" in card.text
+    parquet = tmp_path / "pushed.parquet"
+    parquet.write_bytes(next(v for k, v in hub.files.items() if k.endswith(".parquet")))
+    table = pq.read_table(parquet).to_pylist()
+    assert [r["label"] for r in table] == [0 if r["label"] == "b" else 1 for r in rows]
+    assert [r["text"] for r in table] == [r["text"] for r in rows]
