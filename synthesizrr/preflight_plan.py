@@ -118,11 +118,12 @@ def counts(cfg, method) -> dict:
     retricl = method.needs_retrieval and getattr(method.settings, "icl_type", "retrieved") == "retrieved"
     per_prompt = min(t.context_length - new, m.num_shots * (template + d.max_num_tokens + (doc if retricl else 0))
                      + template + doc)
-    wanted = cfg.filter.num_samples or method.default_final_size(cfg) or prompts
+    made = prompts if method.uses_teacher else labels * m.num_samples_per_label   # examples synthesize makes, at most
+    wanted = cfg.filter.num_samples or method.default_final_size(cfg) or made
     final = int(cfg.filter.keep_fraction * wanted) if cfg.filter.name == "cartography" else wanted
     cost = (prompts * per_prompt * t.price_per_1m_input + prompts * new * t.price_per_1m_output) / 1e6
     return {"prompts": prompts, "prompt_tokens": prompts * per_prompt, "new_tokens": prompts * new, "how": how,
-            "cartography": prompts if cfg.filter.name == "cartography" and not method.real_data else 0,
+            "cartography": made if cfg.filter.name == "cartography" and not method.real_data else 0,
             "final": final, "seeds": len(cfg.student.seeds), "cost": cost}
 
 
