@@ -284,3 +284,40 @@ def test_the_pipeline_exits_2_without_a_stage_until_the_batches_are_collected(tm
         assert second.returncode == 0, second.stderr[-2000:]
         assert len(stages()) == 1 and len(srv.batches) == 1 and srv.batch_lines == 30
         assert not [r for r in srv.requests if r.path == "/v1/chat/completions"]
+
+
+def test_a_cancelled_batch_is_resubmitted(api_cfg, tmp_path):
+    import httpx
+    db = tmp_path / "c.sqlite"
+    with FakeLLMServer(batch_polls=None) as srv:
+        cfg = batch_cfg(api_cfg, srv, batch_wait_hours=0)
+        with pytest.raises(BatchesPending):
+            build_teacher(cfg, db).generate(reqs(3), progress=False)
+        [first] = srv.batches
+        assert httpx.post(f"{srv.url}/batches/{first}/cancel").json()["status"] == "cancelled"
+        with pytest.raises(BatchesPending, match="^submitted 3 requests in 1 batch"):   # collected, sent again
+            build_teacher(cfg, db).generate(reqs(3), progress=False)
+        srv.end_batches()
+        teacher = build_teacher(cfg, db)
+        assert [c.text for c in teacher.generate(reqs(3), progress=False)] == expected(reqs(3))
+        assert len(srv.batches) == 2
+
+
+def test_a_batch_whose_submitter_died_before_recording_its_id_is_submitted_again(api_cfg, tmp_path, caplog):
+    import socket
+    from synthesizrr.teachers.batches import BatchStore
+    from synthesizrr.teachers.cache import CallCache
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    db = tmp_path / "c.sqlite"
+    with FakeLLMServer() as srv:
+        cfg = batch_cfg(api_cfg, srv)
+        teacher = build_teacher(cfg, db)
+        store = BatchStore(CallCache(db))
+        local, taken = store.reserve([(k, k, []) for k in teacher.call_keys(reqs(2))], cfg, srv.url)
+        store.cache.sql("UPDATE batches SET owner = ? WHERE id = ?",
+                        (f"{socket.gethostname()}:{dead.stdout.strip()}", local))
+        assert len(taken) == 2 and teacher.plan(reqs(2))["in_flight"] == 2
+        caplog.set_level("WARNING")
+        assert [c.text for c in teacher.generate(reqs(2), progress=False)] == expected(reqs(2))
+        assert "was being submitted when its process stopped" in caplog.text and len(srv.batches) == 1
+        assert table(db, f"SELECT state FROM batches WHERE id = '{local}'") == [("abandoned",)]
