@@ -203,8 +203,8 @@ class HttpBackend(Backend):
         return urlparse(base_url).path.rstrip("/") + path
 
     def admin(self, client: httpx.Client, method: str, url: str, **kw) -> httpx.Response:
-        """One batch-administration call with the backend's retries. A POST is retried only when it surely did
-        not create anything (no connection, or a retryable status), so a batch is never created twice."""
+        """One batch-administration call with the backend's retries (connection refused, 408/409/429/5xx). A POST
+        whose answer is lost (timeout, reset) is not retried: it may have created a batch, so the run stops."""
         error = "no attempt made"
         for attempt in range(self.cfg.max_retries + 1):
             retry_after = None
