@@ -186,8 +186,8 @@ def main(argv=None) -> int:
         print(" ".join(missing))
         return 0
     if missing:
-        print(f"gpu_rehearsal: missing package(s): {', '.join(missing)}; install their wheels (scripts/gpu_rehearsal.sh "
-              f"prepare DIR downloads them here)", file=sys.stderr)
+        print(f"gpu_rehearsal: missing package(s): {', '.join(missing)}; install their wheels "
+              f"(scripts/gpu_rehearsal.sh prepare DIR downloads them here)", file=sys.stderr)
         return 2
     if args.hub is None:
         ap.error("--hub DIR is required")

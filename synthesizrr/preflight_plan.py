@@ -49,7 +49,8 @@ class Point:
 
 
 # parameters, hidden size, layers, heads of the paper's models, for a plan made before they are downloaded
-KNOWN = {"TheBloke/Llama-2-13B-Chat-fp16": (13.0e9, 5120, 40, 40), "meta-llama/Llama-2-13b-chat-hf": (13.0e9, 5120, 40, 40),
+KNOWN = {"TheBloke/Llama-2-13B-Chat-fp16": (13.0e9, 5120, 40, 40),
+         "meta-llama/Llama-2-13b-chat-hf": (13.0e9, 5120, 40, 40),
          "microsoft/deberta-v3-large": (435e6, 1024, 24, 16), "microsoft/deberta-v3-base": (184e6, 768, 12, 12),
          "facebook/contriever": (110e6, 768, 12, 12), "gpt2-xl": (1.56e9, 1600, 48, 25),
          "distilbert-base-uncased": (66e6, 768, 6, 12), "sentence-transformers/all-mpnet-base-v2": (110e6, 768, 12, 12)}
