@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .compose import CONF_DIR, check_group_overrides, load_config, search_path, with_search_path
+from . import console
 from .core import config as _config  # noqa: F401  (registers the typed schema that conf/config.yaml builds on)
 
 log = logging.getLogger("synthesizrr")
@@ -36,17 +37,41 @@ def _first_choice(arg: str) -> str:
     return _choices(arg)[0]
 
 
+def _sweeper_params(overrides: list[str]) -> list[str]:
+    """The experiment's own rows (hydra.sweeper.params) that the command line does not override."""
+    from .compose import compose_config
+
+    params = compose_config(overrides, return_hydra_config=True).hydra.sweeper.get("params") or {}
+    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    return [f"{k}={v}" for k, v in params.items() if k not in given]
+
+
 def precheck(argv: list[str]):
-    """Validate the command line before Hydra starts any job: every value of every sweep. Returns the config of
-    the first point."""
+    """Validate the command line before Hydra starts any job: every value of every sweep, the experiment's own
+    rows (hydra.sweeper.params) included. Returns the config of the first point."""
     check_group_overrides(argv)
     args = [a for a in argv if "=" in a and not a.startswith("-") and not a.startswith("hydra.searchpath=")]
     first = with_search_path([_first_choice(a) for a in args], argv)
     cfg = load_config(first)
-    for i, arg in enumerate(args):  # every other value of a sweep, with the first value of the rest
-        for choice in _choices(arg)[1:]:
-            load_config(first[:i] + [choice] + first[i + 1:])
+    rows = _sweeper_params(first)
+    for arg in args + rows:  # each value with the first value of every other command-line sweep
+        key = arg.split("=", 1)[0].lstrip("+~")
+        for choice in _choices(arg)[0 if arg in rows else 1:]:
+            load_config([o for o in first if o.split("=", 1)[0].lstrip("+~") != key] + [choice])
     return cfg
+
+
+def with_override(argv: list[str], override: str) -> list[str]:
+    """argv with one more override, placed after the last override already there: Hydra's argument parser wants
+    the overrides together, so appending after an option (--cfg job, --config-dir DIR) would break it."""
+    spots = [i for i, a in enumerate(argv) if "=" in a and not a.startswith("-")
+             and not (i and argv[i - 1] in VALUE_OPTIONS)]
+    at = spots[-1] + 1 if spots else len(argv)
+    return argv[:at] + [override] + argv[at:]
+
+
+VALUE_OPTIONS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn", "--cfg", "-c",
+                 "--package", "-p", "--experimental-rerun")
 
 
 def _verbose(argv: list[str]) -> bool:
@@ -69,8 +94,11 @@ def run(cfg_node) -> dict:
 
     cfg = validate(cfg_node)
     method = load_method(cfg.method)
-    logging.getLogger("synthesizrr").setLevel(logging.INFO)
+    console.setup(cfg.verbose)
+    logging.getLogger("synthesizrr").setLevel(logging.DEBUG)   # keys and details: the log file (verbose: console)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per teacher request otherwise
+    log.info("%s · %s · %s (fidelity %s)", cfg.dataset.name, method.label,
+             cfg.teacher.name if method.uses_teacher else "no teacher", cfg.fidelity)
     config_dict = OmegaConf.to_container(cfg_node, resolve=True)
     config_dict.pop("hydra", None)
     tracker = Tracker(cfg, config_dict, run_name=f"{cfg.dataset.name}/{method.label}")
@@ -84,7 +112,7 @@ def run(cfg_node) -> dict:
             samples = sorted((out / "samples").glob("*.jsonl"))
             if samples:
                 tracker.log_table("samples", [json.loads(l) for l in samples[-1].read_text().splitlines()[:50]])
-        log.info("run summary: %s", json.dumps({k: v for k, v in summary.items() if k != "stages"}, default=str)[:2000])
+        log.debug("run summary: %s", json.dumps({k: v for k, v in summary.items() if k != "stages"}, default=str))
         return summary
     finally:
         tracker.finish(summary)
@@ -94,12 +122,23 @@ def _run_one(cfg_node) -> None:
     from .core.errors import SynthesizrrError
 
     try:
-        run(cfg_node)
+        summary = run(cfg_node)
+        print_end(summary.get("report_dir"), cfg_node.store_dir)
     except SynthesizrrError as exc:  # config, data, teacher budget, missing asset: one line, traceback opt-in
         if _verbose(sys.argv[1:]):
             raise
         msg = str(exc)
         _fail(msg if type(exc).__name__ in ("ConfigError", "DataError") else f"{type(exc).__name__}: {msg}")
+
+
+def print_end(report_dir, store_dir) -> None:
+    """The end of a run or sweep: where the results are, the table with its intervals, the W&B runs to sync."""
+    from .report import summary_lines
+
+    lines = summary_lines(report_dir) if report_dir and Path(report_dir).is_dir() else []
+    lines += console.wandb_lines(store_dir)
+    if lines:
+        print("\n".join(["", *lines]), flush=True)
 
 
 def _task(cfg_node) -> None:
@@ -122,7 +161,7 @@ def main() -> None:
     if os.environ.get("SYNTHESIZRR_CONFIG_PATH"):   # Hydra knows --config-dir and hydra.searchpath, not this
         argv = [a for a in sys.argv[1:] if not a.startswith("hydra.searchpath=")]
         entries = search_path(sys.argv[1:], config_dirs=False)
-        sys.argv[1:] = argv + [f"hydra.searchpath=[{','.join(entries)}]"]
+        sys.argv[1:] = with_override(argv, f"hydra.searchpath=[{','.join(entries)}]")
     try:
         first = precheck(sys.argv[1:])
     except ConfigError as exc:
@@ -139,7 +178,7 @@ def main() -> None:
                 raise
             _fail(str(exc))
     from . import sweeps
-    sys.argv.append(sweeps.CALLBACK)   # multirun: the summary of failed points, from their outcome files
+    sys.argv[1:] = with_override(sys.argv[1:], sweeps.CALLBACK)   # multirun: the table, failed points
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_task)()
     sys.exit(sweeps.result["exit_code"])
 

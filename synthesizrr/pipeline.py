@@ -29,6 +29,10 @@ def stage_module(name: str):
 VERSIONS = {name: stage_module(name).VERSION for name in ORDER}
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
+
+
 class Pipeline:
     def __init__(self, cfg: Config, tracker=None, method: Method | None = None):
         self.cfg = cfg
@@ -63,7 +67,7 @@ class Pipeline:
             with self.store.lock(name, key):
                 cached = self.store.done(name, key) and not forced  # a concurrent run may have finished it
                 if not cached:
-                    log.info("stage %s: computing (key %s)", name, key)
+                    log.debug("stage %s: computing (key %s)", name, key)
                     if forced:
                         self.store.remove(name, key)
                     with self.store.writing(name, key, {"inputs": parts}, mod.OUTPUTS) as tmp:
@@ -73,7 +77,8 @@ class Pipeline:
         self.content[name] = self.store.content(name, key, mod.OUTPUTS)
         figures = read_json(path / "figures.json")
         self.summary["stages"][name] = {"key": key, "cached": cached, "seconds": round(time.time() - t0, 2)}
-        log.info("stage %s: %s in %.1fs (key %s)", name, "cache hit" if cached else "done", time.time() - t0, key)
+        log.debug("stage %s: %s in %.1fs (key %s)", name, "cache hit" if cached else "done", time.time() - t0, key)
+        log.info("  %-10s %s", name, "cached" if cached else f"done in {_duration(time.time() - t0)}")
         if self.tracker:
             self.tracker.log_stage(name, figures, cached)
         return path

@@ -64,7 +64,7 @@ class Tracker:
         self.run = wandb.init(project=cfg.tracking.project, entity=cfg.tracking.entity, mode=mode,
                               group=cfg.tracking.group or cfg.name, name=run_name, tags=tags,
                               config=scrub(config_dict), dir=cfg.store_dir, reinit="finish_previous")
-        log.info("W&B run %s (%s)", run_name, mode)
+        log.debug("W&B run %s (%s)", run_name, mode)
 
     def log_stage(self, stage: str, figures: dict, cached: bool) -> None:
         if self.run:

@@ -42,9 +42,16 @@ def check_requirements(cfg: Config) -> None:
 
 
 def compute(run, out: Path, _work: Path) -> dict:
-    oracle = (lambda: run.run_stage("oracle") / "model") if run.cfg.metrics.label_preservation else None
+    from ..console import native_output_to_log
+
+    oracle = None
+    if run.cfg.metrics.label_preservation:
+        model = run.run_stage("oracle") / "model"   # first: its training shows a progress bar
+        oracle = lambda: model
     try:
-        return run_metrics(run.cfg, run.paths["prepare"], run.paths["filter"], out, run.store.root / "features", oracle)
+        with native_output_to_log():   # faiss' k-means chatter in MAUVE goes to the run's log file
+            return run_metrics(run.cfg, run.paths["prepare"], run.paths["filter"], out, run.store.root / "features",
+                               oracle)
     finally:
         release_featurizers()
 

@@ -161,7 +161,7 @@ class CachedTeacher:
                 f"{self._failed()} teacher calls failed, more than teacher.failure_budget={budget}; "
                 f"{done} of {len(requests)} completions are saved in the cache, rerun to continue "
                 f"(last error: {self._last_error})")
-        log.info("%s: %d requests, %d cache hits, %d backend calls, %d failures", desc, len(requests),
+        log.debug("%s: %d requests, %d cache hits, %d backend calls, %d failures", desc, len(requests),
                  len(requests) - sum(map(len, waiting.values())), len(miss_keys), self._stats["failures"])
         missing = [i for i, c in enumerate(out) if c is None]
         if missing:
