@@ -19,7 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from .core.store import atomic_write_json, atomic_write_text
+from .core.store import atomic_write_json, atomic_write_text, fingerprint
 from .core.assets import spacy_model_candidates
 from .fidelity import departures
 from .plots import plot_metrics, plot_shot_sweep
@@ -95,8 +95,9 @@ def notes(rec: dict, footnotes: dict | None = None) -> list[str]:
 def record_run(cfg, method, summary: dict, filtered: Path) -> Path:
     out = Path(cfg.results_dir) / cfg.name
     rec = run_record(cfg, method, summary)
+    # readable parts, then the stage keys: rows of a sweep over any setting (student.lr=...) stay apart
     slug = _slug(rec["dataset"], rec["teacher"], rec["method"], rec["retriever"], rec["corpus"], rec["student"],
-                 rec["filter"], rec["fidelity"])
+                 rec["filter"], rec["fidelity"], fingerprint(rec["stage_keys"], length=8))
     out.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out / ".report.lock")):  # sweep points may finish at the same time
         ev_dir = Path(cfg.store_dir) / "evaluate" / str(rec["stage_keys"].get("evaluate")) / REPLICATES
@@ -152,14 +153,38 @@ def cell(rec: dict, key: str, scale: float, decimals: int) -> str:
     return text + interval_suffix(rec, key, scale, decimals) if text != "–" else text
 
 
+def _flat(d, prefix: str = "") -> dict:
+    out = {}
+    for k, v in (d or {}).items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def distinguishing(recs: list[dict]) -> dict[int, str]:
+    """For rows that share dataset, teacher, method and fidelity (a sweep over another setting), the settings
+    that tell them apart, e.g. 'student.lr=0.0001'; by id() of the record."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in recs:
+        groups.setdefault((r["dataset"], r["teacher"], r["method"], r.get("fidelity")), []).append(r)
+    out = {}
+    for rows in (g for g in groups.values() if len(g) > 1):
+        flats = [_flat(r.get("config")) for r in rows]
+        keys = sorted(k for k in set().union(*flats) if k not in ("name", "store_dir", "results_dir")
+                      and len({repr(f.get(k)) for f in flats}) > 1)
+        for r, f in zip(rows, flats):
+            out[id(r)] = ", ".join(f"{k}={f.get(k)}" for k in keys)
+    return out
+
+
 def comparison_rows(recs: list[dict], footnotes: dict | None = None) -> tuple[list[str], list[list[str]]]:
     cols = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in recs)]  # drop columns no run has
     header = ["Dataset", "Teacher", "Method", "Fidelity", *[h for _, h, _, _ in cols], "Notes"]
-    rows = []
+    rows, apart = [], distinguishing(recs)
     for r in sorted(recs, key=_order):
         cells = [cell(r, k, s, d) for k, _, s, d in cols]
         fidelity = f"{r.get('fidelity', '-')}{'*' if r.get('fidelity_departures') else ''}"
-        rows.append([r["dataset"], r["teacher"], r["method"], fidelity, *cells, "; ".join(notes(r, footnotes)) or "–"])
+        row_notes = ([apart[id(r)]] if apart.get(id(r)) else []) + notes(r, footnotes)
+        rows.append([r["dataset"], r["teacher"], r["method"], fidelity, *cells, "; ".join(row_notes) or "–"])
     return header, rows
 
 
