@@ -136,12 +136,14 @@ def fit(train: Sequence[dict], labels: Sequence[str], cfg: StudentConfig, seed: 
     ckpt = Path(work_dir) / f"{tag or f'seed_{seed}'}.pt" if work_dir else None
     key = key or run_key(cfg, labels, train)
     start, history = load_checkpoint(ckpt, key, model, optimizer, scheduler) if ckpt else (0, [])
+    per_epoch = math.ceil(len(ids) / cfg.batch_size)
+    bar = tqdm(total=per_epoch * cfg.epochs, initial=per_epoch * start, desc=f"{cfg.name} seed {seed}",
+               disable=not progress, unit="batch")   # one bar per seed (per run), not per epoch
     for epoch in range(start + 1, cfg.epochs + 1):
         batches = batch_order(lengths, cfg.batch_size, seed, epoch, cfg.group_by_length)
-        with tqdm(total=len(batches), desc=f"{cfg.name} seed {seed} epoch {epoch}/{cfg.epochs}",
-                  disable=not progress, leave=False) as bar:
-            loss = _train_epoch(model, ids, y, batches, optimizer, scheduler, cfg.grad_accum,
-                                tokenizer.pad_token_id, bf16, bar, cfg.freeze_encoder)
+        bar.set_description(f"{cfg.name} seed {seed} epoch {epoch}/{cfg.epochs}")
+        loss = _train_epoch(model, ids, y, batches, optimizer, scheduler, cfg.grad_accum,
+                            tokenizer.pad_token_id, bf16, bar, cfg.freeze_encoder)
         record = {"epoch": epoch, "train_loss": loss}
         if on_epoch_end:
             record.update(on_epoch_end(epoch, model, tokenizer) or {})
@@ -150,5 +152,7 @@ def fit(train: Sequence[dict], labels: Sequence[str], cfg: StudentConfig, seed: 
                  {k: v for k, v in record.items() if isinstance(v, float)})
         if ckpt and epoch < cfg.epochs:  # after the last epoch the caller saves the results at once
             save_checkpoint(ckpt, key, epoch, history, model, optimizer, scheduler)
+    bar.set_description(f"{cfg.name} seed {seed}")
+    bar.close()
     model.eval()
     return model, tokenizer, history, start
