@@ -226,11 +226,9 @@ def attributed_prompts(dcfg: DatasetConfig, mcfg: MethodConfig, template: str,
 
 class AttrPrompt(TeacherMethod):
     name = "attrprompt"
+    title = "AttrPrompt"
     Settings = Settings
     order = 30
-
-    def default_label(self) -> str:
-        return "AttrPrompt"
 
     def prompts(self, inp: Inputs, teacher) -> tuple[list[AttributedPromptRow], Counter]:
         return attrprompt_prompts(inp.cfg, self.settings, teacher, Path(inp.out))

@@ -48,6 +48,7 @@ class Inputs:
 class Method:
     """Subclass it, set the class attributes, and implement `synthesize` (or `prompts`, via TeacherMethod)."""
     name: ClassVar[str] = "method"
+    title: ClassVar[Optional[str]] = None      # the row name in tables (default: name)
     Settings: ClassVar[type] = NoSettings
     needs_index: ClassVar[bool] = False       # the corpus index (index stage)
     needs_retrieval: ClassVar[bool] = False   # seed texts as retrieval queries (retrieve stage)
@@ -61,7 +62,7 @@ class Method:
 
     # ---- what tables and plots show -------------------------------------------------------------------
     def default_label(self) -> str:
-        return self.name
+        return self.title or self.name
 
     @property
     def label(self) -> str:

@@ -15,12 +15,10 @@ def gold_size(cfg: Config) -> int:
 
 class Gold(Method):
     name = "gold"
+    title = "Gold"
     uses_teacher = False
     real_data = True
     order = 0
-
-    def default_label(self) -> str:
-        return "Gold"
 
     def key_parts(self, cfg: Config) -> dict:
         return {**super().key_parts(cfg), "num_samples": cfg.filter.num_samples}

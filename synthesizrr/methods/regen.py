@@ -135,13 +135,11 @@ def consistency_probs(rows: list[dict], labels: list[str], cfg: Config, epochs: 
 
 class ReGen(Method):
     name = "regen"
+    title = "ReGen"
     Settings = Settings
     needs_index = True
     uses_teacher = False
     order = 40
-
-    def default_label(self) -> str:
-        return "ReGen"
 
     def key_parts(self, cfg: Config) -> dict:
         """Besides settings: the search settings and the consistency classifier (filter.model and its settings)."""

@@ -30,11 +30,9 @@ class Settings:
 
 class ZeroGen(TeacherMethod):
     name = "zerogen"
+    title = "ZeroGen"
     Settings = Settings
     order = 10
-
-    def default_label(self) -> str:
-        return "ZeroGen"
 
     def prompts(self, inp: Inputs, teacher) -> tuple[list[SampledPromptRow], Counter]:
         return zerogen_prompts(inp.cfg.dataset, self.mcfg, self.settings.instruction)
