@@ -84,10 +84,14 @@ def converted(source: Path, weights: str, rebuild: bool = False) -> Path:
     out = converted_path(source, weights)
     if not rebuild and is_valid(out):
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(out) + ".lock"):
-        if rebuild or not is_valid(out):      # another process may have made it while this one waited
-            convert(source, out, weights)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(out) + ".lock"):
+            if rebuild or not is_valid(out):      # another process may have made it while this one waited
+                convert(source, out, weights)
+    except OSError as exc:
+        raise TeacherError(f"teacher.weights={weights}: cannot write the converted GGUF in {out.parent} ({exc}); "
+                           f"set SYNTHESIZRR_CACHE to a writable folder or use teacher.weights=native") from None
     return out
 
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from synthesizrr.core.config import TeacherConfig
 from synthesizrr.core.errors import ConfigError
-from synthesizrr.teachers import Request, build_teacher, gguf_weights
+from synthesizrr.teachers import Request, TeacherError, build_teacher, gguf_weights
 from synthesizrr.teachers.gguf_weights import converted, is_valid, sidecar
 
 
@@ -56,6 +56,15 @@ def test_missing_or_damaged_conversion_is_made_again(source, cache, damage):
         sidecar(out).unlink()
     assert not is_valid(out)
     assert converted(source, "q4_0") == out and is_valid(out) and out.stat().st_size == size
+
+
+def test_an_unwritable_cache_fails_with_one_line(source, tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("SYNTHESIZRR_CACHE", str(blocker))        # a file where the cache folder should be
+    with pytest.raises(TeacherError, match="cannot write the converted GGUF") as err:
+        converted(source, "f16")
+    assert "\n" not in str(err.value) and "SYNTHESIZRR_CACHE" in str(err.value)
 
 
 def test_a_conversion_llama_cpp_cannot_load_is_made_again_once(smollm2_cfg, cache):
