@@ -1,14 +1,19 @@
 """Train the student once per seed on a (synthetic) training set and score it on the real test set.
 
 Each finished seed is saved as ``<out_dir>/seed_<n>.json`` at once; a rerun reuses it. Epoch checkpoints live in
-``work_dir`` (default ``<out_dir>/_work``) and are deleted when their seed finishes.
+``work_dir`` (default ``<out_dir>/_work``) and are deleted when their seed finishes. With several GPUs visible
+(``student.parallel_seeds``), seeds train at once in spawned worker processes, one GPU each, through the same
+per-seed function as a sequential run.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import statistics
 import time
+from functools import partial
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +24,9 @@ from distill.models import load_classifier
 from metrics.classification import classification_metrics
 from synthesizrr.core.config import StudentConfig
 from synthesizrr.core.store import atomic_write_json, read_json
+from synthesizrr.gpus import pinned_pool, visible_gpus
+
+log = logging.getLogger(__name__)
 
 
 def predict(model_dir_or_obj, texts: Sequence[str], tokenizer=None, max_length: int = 512, batch_size: int = 128,
@@ -72,6 +80,53 @@ def train_one_seed(train, test, labels, cfg: StudentConfig, seed: int, work_dir:
             "per_epoch": per_epoch, "resumed_from_epoch": resumed, "train_seconds": time.time() - start, "key": key}
 
 
+def _train_and_save(seed: int, train, test, labels, cfg: StudentConfig, out_dir: Path, work_dir: Path, key: str,
+                    progress: bool) -> dict:
+    """One seed from start to saved result: the same code in this process and in a worker."""
+    record = train_one_seed(train, test, labels, cfg, seed, work_dir, key, progress)
+    atomic_write_json(out_dir / f"seed_{seed}.json", record)
+    clear_checkpoint(work_dir / f"seed_{seed}.pt")
+    return record
+
+
+def seed_workers(cfg: StudentConfig, todo: int) -> tuple[int, list[str]]:
+    """(worker processes, GPUs to spread them over) for `todo` seeds; 1 worker means train here, in turn.
+    auto: one per visible GPU, at most one per seed; N: N workers (sharing GPUs when fewer), on CPU too."""
+    setting = str(cfg.parallel_seeds).strip().lower()
+    gpus = [] if cfg.device == "cpu" else visible_gpus()
+    if setting == "auto":
+        workers = min(len(gpus), todo) if cfg.device in ("auto", "cuda") else 1
+    else:
+        workers = min(int(setting), todo)
+    if workers > 1 and cfg.device not in ("auto", "cuda", "cpu"):
+        raise ValueError(f"student.parallel_seeds={cfg.parallel_seeds} gives each worker a GPU of its own, which "
+                         f"student.device={cfg.device} does not allow: use device auto, cuda or cpu, "
+                         f"or parallel_seeds 1")
+    return max(workers, 1), gpus
+
+
+def _train_in_workers(job: Callable[[int], dict], seeds: list[int], workers: int, gpus: list[str]) -> dict:
+    """``job(seed)`` for every seed in `workers` spawned processes, each pinned to its own GPU. Every seed runs to
+    its end (its result file written) even when another fails; the first failure is raised afterwards."""
+    import torch
+
+    threads = max(1, torch.get_num_threads() // workers)   # this process's CPU threads, divided
+    log.info("training seeds %s in %d worker processes (GPUs %s, %d CPU threads each)", seeds, workers,
+             ",".join(gpus) or "none", threads)
+    with pinned_pool(workers, gpus, "student", threads) as pool:
+        futures = {seed: pool.submit(job, seed) for seed in seeds}
+    records, errors = {}, []
+    for seed, fut in futures.items():
+        try:
+            records[seed] = fut.result()
+        except Exception as exc:  # noqa: BLE001 - raised below, once the other seeds are saved
+            log.error("student seed %d failed in its worker: %s: %s", seed, type(exc).__name__, exc)
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+    return records
+
+
 def train_students(train: list[dict], test: list[dict], labels: list[str], cfg: StudentConfig, out_dir: Path,
                    work_dir: Path | None = None, progress: bool = True) -> dict:
     """Train one student per seed in `cfg.seeds`; return the summary (also written to ``summary.json``)."""
@@ -81,20 +136,25 @@ def train_students(train: list[dict], test: list[dict], labels: list[str], cfg: 
     out_dir = Path(out_dir)
     work_dir = Path(work_dir) if work_dir else out_dir / "_work"
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = run_key(cfg, labels, train, test)
-    per_seed = []
+    # parallel_seeds cannot change a model: the key always sees its default
+    key = run_key(dataclasses.replace(cfg, parallel_seeds="auto"), labels, train, test)
+    done = {}
     for seed in cfg.seeds:
         path = out_dir / f"seed_{seed}.json"
         if path.exists():
-            record = read_json(path)
-            if record.get("key") != key:
+            done[seed] = read_json(path)
+            if done[seed].get("key") != key:
                 raise ValueError(f"{path} holds results of another student config or data set: "
                                  f"use a fresh out_dir or delete that file")
-        else:
-            record = train_one_seed(train, test, labels, cfg, seed, work_dir, key, progress)
-            atomic_write_json(path, record)
-            clear_checkpoint(work_dir / f"seed_{seed}.pt")
-        per_seed.append(record)
+    todo = [s for s in dict.fromkeys(cfg.seeds) if s not in done]
+    workers, gpus = seed_workers(cfg, len(todo))
+    job = partial(_train_and_save, train=train, test=test, labels=labels, cfg=cfg, out_dir=out_dir,
+                  work_dir=work_dir, key=key, progress=progress)
+    if workers > 1:
+        done.update(_train_in_workers(job, todo, workers, gpus))
+    else:
+        done.update({seed: job(seed) for seed in todo})
+    per_seed = [done[s] for s in cfg.seeds]
     summary = {**summarize(per_seed, labels), "num_train": len(train), "num_test": len(test),
                "model": cfg.model, "device": str(resolve_device(cfg.device, cfg.bf16)[0])}
     atomic_write_json(out_dir / "summary.json", summary)

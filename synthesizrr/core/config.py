@@ -282,7 +282,7 @@ class FilterConfig:
         _range("filter.num_samples", self.num_samples, 1)
 
 
-@consumed_by("distill", "oracle", ignore=("name", "eval_batch_size", "device"))
+@consumed_by("distill", "oracle", ignore=("name", "eval_batch_size", "device", "parallel_seeds"))
 @dataclass
 class StudentConfig:
     name: str = MISSING
@@ -306,6 +306,7 @@ class StudentConfig:
     eval_batch_size: int = 128
     eval_every_epoch: bool = True
     device: str = "auto"
+    parallel_seeds: str = "auto"         # seeds trained at once, one GPU each: auto (visible GPUs) | N | 1
 
     def __post_init__(self) -> None:
         _range("student.lr", self.lr, 0, lo_open=True)
@@ -319,6 +320,10 @@ class StudentConfig:
         _range("student.warmup_steps", self.warmup_steps, 0)
         if not self.seeds:
             raise ConfigError("student.seeds is empty: give at least one seed")
+        ps = str(self.parallel_seeds).strip().lower()
+        if ps != "auto" and not (ps.isdigit() and int(ps) >= 1):
+            raise ConfigError(f"student.parallel_seeds={self.parallel_seeds!r} is not allowed: use auto or an "
+                              f"integer >= 1")
 
 
 @consumed_by("evaluate", fields={"oracle_max_train": ("evaluate", "oracle")},
