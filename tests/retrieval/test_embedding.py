@@ -1,5 +1,6 @@
 """Resumable and sharded embedding: a killed build resumes without re-encoding finished batches, and shards
-embedded by two worker processes merge into the same index as a single-process build."""
+embedded by two worker processes, each pinned to a (faked) GPU of its own, merge into the same index as a
+single-process build."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ import pytest
 
 from synthesizrr.core.config import CorpusConfig
 from synthesizrr.corpora import load_corpus
+from synthesizrr.gpus import FAKE, TRACE
 from synthesizrr.retrieval import (RetrievalError, build_index, embed_shard, embed_shards_parallel, load_doc_table,
                                    load_retriever, merge_shards, shard_rows)
 from synthesizrr.retrieval.encoder import Encoder
@@ -124,14 +126,20 @@ def test_merge_refuses_a_missing_or_unfinished_shard(bbc_corpus, make_dense_cfg,
         merge_shards(bbc_corpus.select(range(1, 21)), cfg, tmp_path, 2, tmp_path / "index", progress=False)
 
 
-def test_two_worker_processes_build_the_single_process_index(dense_index, bbc_corpus, make_dense_cfg, jsonl,
-                                                             tmp_path):
+def test_two_worker_processes_on_their_own_gpus_build_the_single_process_index(dense_index, bbc_corpus,
+                                                                               make_dense_cfg, jsonl, tmp_path,
+                                                                               monkeypatch):
     head = bbc_corpus.select(range(60))
     jsonl(tmp_path / "corpus.jsonl", [{"id": d, "text": t} for d, t in zip(head["doc_id"], head["text"])])
     corpus_cfg = CorpusConfig(name="t", source="local", path="corpus.jsonl", id_column="id")
-    cfg = make_dense_cfg(batch_size=16)
+    cfg = make_dense_cfg(batch_size=16, device="auto", dtype="float32")   # device auto: workers are pinned
+    monkeypatch.setenv(FAKE, "2")                  # believed GPUs; without CUDA the workers still embed on CPU
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setenv(TRACE, str(tmp_path / "trace.jsonl"))
     meta = embed_shards_parallel(corpus_cfg, str(tmp_path), cfg, tmp_path / "index", tmp_path / "work",
                                  num_workers=2, num_shards=3)
+    workers = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    assert sorted(w["devices"] for w in workers) == ["0", "1"] and len({w["pid"] for w in workers}) == 2
     assert meta["num_shards"] == 3 and meta["num_docs"] == 60
     assert len(list((tmp_path / "work").glob("shard-*-of-00003.emb"))) == 3
     single = flat_vectors(dense_index[0], dense_index[2])[:60]           # one process, one shard
