@@ -24,7 +24,7 @@ from synthesizrr.core.store import fingerprint
 
 log = logging.getLogger(__name__)
 # Fields that do not change what is learned; left out of the run key so changing them keeps finished work.
-KEY_EXCLUDES = ("name", "seeds", "eval_batch_size", "device")
+KEY_EXCLUDES = ("name", "seeds", "eval_batch_size", "device", "parallel_seeds")
 
 
 def resolve_device(device: str = "auto", bf16: str | bool = "auto") -> tuple[torch.device, bool]:

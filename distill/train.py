@@ -7,7 +7,6 @@ per-seed function as a sequential run.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import statistics
 import time
@@ -136,8 +135,7 @@ def train_students(train: list[dict], test: list[dict], labels: list[str], cfg: 
     out_dir = Path(out_dir)
     work_dir = Path(work_dir) if work_dir else out_dir / "_work"
     out_dir.mkdir(parents=True, exist_ok=True)
-    # parallel_seeds cannot change a model: the key always sees its default
-    key = run_key(dataclasses.replace(cfg, parallel_seeds="auto"), labels, train, test)
+    key = run_key(cfg, labels, train, test)   # parallel_seeds is not part of it (fit.KEY_EXCLUDES)
     done = {}
     for seed in cfg.seeds:
         path = out_dir / f"seed_{seed}.json"

@@ -18,8 +18,14 @@ from .parsing import examples as parse_examples
 log = logging.getLogger("synthesizrr")
 
 
-def request_seed(seed: int, prompt_id: str) -> int:
-    return int(fingerprint(seed, prompt_id, length=8), 16) % (2**31 - 1)
+def request_seed(seed: int, prompt_id: str, offset: int = 0) -> int:
+    return (int(fingerprint(seed, prompt_id, length=8), 16) + offset) % (2**31 - 1)
+
+
+def row_seed(seed: int, row) -> int:
+    """A prompt row's request seed; samples of one group (ZeroGen) get consecutive seeds."""
+    group = getattr(row, "group_id", "")
+    return request_seed(seed, group, row.sample_index) if group else request_seed(seed, row.prompt_id)
 
 
 def token_tools(teacher) -> TokenTools:
@@ -95,7 +101,7 @@ def run_prompts(method: TeacherMethod, inp: Inputs, teacher) -> dict:
                                          "demo_ids": r.demo_ids} for r in rows))
     before = dict(teacher.stats)
     p, g = cfg.dataset.prompts, cfg.generation
-    requests = [Request(prompt=r.prompt, max_new_tokens=max_new, seed=request_seed(cfg.seed, r.prompt_id),
+    requests = [Request(prompt=r.prompt, max_new_tokens=max_new, seed=row_seed(cfg.seed, r),
                         sample_index=getattr(r, "sample_index", 0),  # zerogen: samples of one prompt
                         system=p.system, stop=request_stops(cfg)) for r in rows]
     with (out / "call_keys.txt").open("a") as f:   # appends: attrprompt wrote its proposal calls' keys first

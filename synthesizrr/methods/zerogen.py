@@ -19,8 +19,11 @@ from .teacher import TeacherMethod
 
 @dataclass
 class SampledPromptRow(PromptRow):
-    """A prompt row that is one of several samples of the same prompt text."""
+    """A prompt row that is one of several samples of the same prompt text. The samples of a group get consecutive
+    request seeds (the group's seed + sample_index), so an engine that samples n at once (vLLM) gives each the text
+    of its own request."""
     sample_index: int = 0
+    group_id: str = ""
 
 
 @dataclass
@@ -47,5 +50,6 @@ def zerogen_prompts(dcfg: DatasetConfig, mcfg: MethodConfig,
         prompt = P.plain_block(dcfg.prompts, P.instruction(template, desc), None)
         stats["distinct_prompts"] += 1
         for i in range(mcfg.num_samples_per_label):
-            rows.append(SampledPromptRow(f"zerogen-{label}-{i}", label, prompt, 0, sample_index=i))
+            rows.append(SampledPromptRow(f"zerogen-{label}-{i}", label, prompt, 0, sample_index=i,
+                                         group_id=f"zerogen-{label}"))
     return rows, stats

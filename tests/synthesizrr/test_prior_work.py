@@ -14,7 +14,7 @@ from synthesizrr.methods.attrprompt import (attributed_prompts, attrprompt_promp
                                             propose_attributes)
 from synthesizrr.methods.regen import cap_by_score, label_queries, pseudo_label, split_by_agreement
 from synthesizrr.methods.zerogen import zerogen_prompts
-from synthesizrr.methods.teacher import request_seed
+from synthesizrr.methods.teacher import row_seed
 from synthesizrr.teachers import Completion
 
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
@@ -42,7 +42,9 @@ def test_zerogen_prompts_have_no_demonstrations_and_distinct_sample_indices():
         assert len({r.prompt for r in mine}) == 1           # one prompt per label, sampled 4 times
         assert mine[0].prompt == p.fewgen_instruction.format(label_description=desc) + "\n" + p.answer_prefix
         assert all(r.num_shots == 0 and not r.demo_ids and r.doc_id is None for r in mine)
-    assert len({request_seed(cfg.seed, r.prompt_id) for r in rows}) == 20
+    seeds = [row_seed(cfg.seed, r) for r in rows]
+    assert len(set(seeds)) == 20
+    assert seeds[1] - seeds[0] == 1 and seeds[3] - seeds[0] == 3     # a label's samples: consecutive seeds (vLLM n>1)
 
 
 # ---- AttrPrompt -------------------------------------------------------------------------------------------
