@@ -23,7 +23,7 @@ from distill.models import load_classifier
 from metrics.classification import classification_metrics
 from synthesizrr.core.config import StudentConfig
 from synthesizrr.core.store import atomic_write_json, read_json
-from synthesizrr.gpus import pinned_pool, visible_gpus
+from synthesizrr.core.gpus import pinned_pool, visible_gpus
 
 log = logging.getLogger(__name__)
 

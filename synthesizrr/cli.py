@@ -123,22 +123,12 @@ def _run_one(cfg_node) -> None:
 
     try:
         summary = run(cfg_node)
-        print_end(summary.get("report_dir"), cfg_node.store_dir)
+        console.print_end(summary.get("report_dir"), cfg_node.store_dir)
     except SynthesizrrError as exc:  # config, data, teacher budget, missing asset: one line, traceback opt-in
         if _verbose(sys.argv[1:]):
             raise
         msg = str(exc)
         _fail(msg if type(exc).__name__ in ("ConfigError", "DataError") else f"{type(exc).__name__}: {msg}")
-
-
-def print_end(report_dir, store_dir) -> None:
-    """The end of a run or sweep: where the results are, the table with its intervals, the W&B runs to sync."""
-    from .report import summary_lines
-
-    lines = summary_lines(report_dir) if report_dir and Path(report_dir).is_dir() else []
-    lines += console.wandb_lines(store_dir)
-    if lines:
-        print("\n".join(["", *lines]), flush=True)
 
 
 def _task(cfg_node) -> None:

@@ -88,3 +88,13 @@ def wandb_lines(store_dir: str | Path) -> list[str]:
         return []
     return [f"W&B: {len(runs)} offline run(s) in {Path(store_dir) / 'wandb'}; upload with: "
             f"wandb sync {Path(store_dir) / 'wandb'}/offline-run-*"]
+
+
+def print_end(report_dir, store_dir) -> None:
+    """The end of a run or sweep: where the results are, the table with its intervals, the W&B runs to sync."""
+    from .report import summary_lines
+
+    lines = summary_lines(report_dir) if report_dir and Path(report_dir).is_dir() else []
+    lines += wandb_lines(store_dir)
+    if lines:
+        print("\n".join(["", *lines]), flush=True)

@@ -144,11 +144,10 @@ class SweepOutcomes(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         outcomes = read_outcomes(sweep_dir)
-        from .cli import print_end
+        from .console import print_end
 
-        report_dir = Path(str(config.results_dir)) / str(config.name)
         if any(o.get("status") == "ok" for o in outcomes):
-            print_end(report_dir, str(config.store_dir))
+            print_end(Path(str(config.results_dir)) / str(config.name), str(config.store_dir))
         for line in summary(outcomes, sweep_dir):
             print(line, file=sys.stderr, flush=True)
         result["exit_code"] = exit_code(outcomes)

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from synthesizrr.core.config import CorpusConfig, RetrieverConfig
 from synthesizrr.corpora import load_corpus
-from synthesizrr.gpus import pinned_pool, visible_gpus
+from synthesizrr.core.gpus import pinned_pool, visible_gpus
 from synthesizrr.retrieval.common import RetrievalError
 from synthesizrr.retrieval.embed import embed_shard
 from synthesizrr.retrieval.faiss_index import merge_shards

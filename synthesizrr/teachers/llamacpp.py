@@ -50,6 +50,13 @@ def _model_params(**fields):
         low.llama_model_default_params = default
 
 
+def cpu_has_amx() -> bool:
+    try:
+        return "amx_tile" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
 def gguf_path(model: str) -> Path:
     """The GGUF file a teacher.model names (a path or offline:<name>); a one-line error when it is missing."""
     path = Path(os.path.expanduser(resolve_model(model)))
@@ -88,13 +95,19 @@ class LlamaCppBackend(TokenizedBackend):
 
     def _open(self, path: Path):
         Llama = _llama_class()
-        # extra.use_extra_bufts=false: no AMX / repacked weight buffers (their AMX kernels crash on some CPUs)
-        fields = {k: bool(self.cfg.extra[k]) for k in ("use_extra_bufts",) if k in self.cfg.extra}
+        fields = {"use_extra_bufts": self._extra_bufts()}
         with _model_params(**fields):
             # n_threads_batch too: llama-cpp-python would otherwise use every core for prompt evaluation
             return Llama(str(path), n_ctx=self.cfg.context_length, n_threads=self.cfg.n_threads,
                          n_threads_batch=self.cfg.n_threads, n_batch=min(512, self.cfg.context_length),
                          verbose=False, **self.cfg.extra.get("llama_kwargs", {}))
+
+    def _extra_bufts(self) -> bool:
+        """AMX / repacked weight buffers: off for quantized weights on AMX CPUs, where llama.cpp's AMX kernels
+        segfault in some VMs (a crash, not an error, so it cannot be caught); extra.use_extra_bufts decides."""
+        if "use_extra_bufts" in self.cfg.extra:
+            return bool(self.cfg.extra["use_extra_bufts"])
+        return self.cfg.weights in ("bf16", "f16") or not cpu_has_amx()
 
     def _load(self):
         if self._llm is None:

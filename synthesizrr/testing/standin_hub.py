@@ -75,22 +75,65 @@ def conf_model_ids(conf_dir: Path = CONF) -> dict[str, list[str]]:
     import yaml
 
     out: dict[str, list[str]] = {}
+    defaults = schema_model_ids()
     for path in sorted(Path(conf_dir).rglob("*.yaml")):
+        node = yaml.safe_load(path.read_text())
         found: list = []
-        _walk(yaml.safe_load(path.read_text()), found)
+        _walk(node, found)
+        # a group option that leaves a hub-id default of the schema alone uses it (metrics/paper.yaml: gpt2-xl)
+        group = path.relative_to(conf_dir).parts[0]
+        found += [hub_id for key, hub_id in defaults.get(group, {}).items()
+                  if isinstance(node, dict) and node.get("backend") not in API_BACKENDS and key not in node]
         for hub_id in found:
             out.setdefault(hub_id, []).append(str(path.relative_to(conf_dir)))
     return out
 
 
-def conf_dataset_ids(conf_dir: Path = CONF) -> dict[str, list[str]]:
-    """Hub dataset ids (``source: hub``) of conf/dataset and conf/corpus -> the config files naming them."""
-    import yaml
+def schema_model_ids() -> dict[str, dict[str, str]]:
+    """Config group -> {field: hub model id} for the schema defaults that are hub ids (metrics.mauve_featurizer)."""
+    import dataclasses
 
+    from omegaconf import OmegaConf
+
+    from ..core import config
+
+    out: dict[str, dict[str, str]] = {}
+    for section in dataclasses.fields(config.Config):
+        cls = getattr(config, section.type, None) if isinstance(section.type, str) else section.type
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+            node = OmegaConf.to_container(OmegaConf.structured(cls))
+            ids = {k: node[k] for k in MODEL_KEYS if is_hub_id(node.get(k))}
+            if ids:
+                out[section.name] = ids
+    return out
+
+
+def group_option(group: str, stem: str, conf_dir: Path = CONF) -> dict:
+    """conf/<group>/<stem>.yaml over the options its defaults list names and the schema's defaults (shallow)."""
+    import dataclasses
+
+    import yaml
+    from omegaconf import OmegaConf
+
+    from ..core import config
+
+    node = yaml.safe_load((Path(conf_dir) / group / f"{stem}.yaml").read_text()) or {}
+    section = {f.name: f.type for f in dataclasses.fields(config.Config)}.get(group)
+    cls = getattr(config, section, None) if isinstance(section, str) else section
+    merged = OmegaConf.to_container(OmegaConf.structured(cls)) if dataclasses.is_dataclass(cls) else {}
+    for entry in node.pop("defaults", None) or []:
+        if isinstance(entry, str) and entry != "_self_":
+            merged.update(group_option(group, entry, conf_dir))
+    return {**merged, **node}
+
+
+def conf_dataset_ids(conf_dir: Path = CONF) -> dict[str, list[str]]:
+    """Hub dataset ids (source hub, the schema's default for datasets) of conf/dataset and conf/corpus -> the
+    config files naming them."""
     out: dict[str, list[str]] = {}
     for group in ("dataset", "corpus"):
         for path in sorted((Path(conf_dir) / group).glob("*.yaml")):
-            node = yaml.safe_load(path.read_text()) or {}
+            node = group_option(group, path.stem, conf_dir)
             if node.get("source") == "hub":
                 out.setdefault(node["path"], []).append(f"{group}/{path.name}")
     return out

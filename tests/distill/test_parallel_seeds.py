@@ -7,7 +7,7 @@ import pytest
 
 from distill.train import seed_workers, train_students
 from synthesizrr.core.errors import ConfigError
-from synthesizrr.gpus import FAKE, TRACE
+from synthesizrr.core.gpus import FAKE, TRACE
 
 
 def fake_gpus(monkeypatch, visible: str, count: int):

@@ -11,6 +11,7 @@ def test_evaluate_releases_the_cached_featurizers():
     from metrics.features import _load, encode
     from synthesizrr.stages.evaluate import release_featurizers
 
+    release_featurizers()                     # what earlier tests of this process left cached
     encode(["a text", "another text"], "offline:minilm", max_length=16, device="cpu", progress=False)
     assert _load.cache_info().currsize == 1
     release_featurizers()

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from synthesizrr.compose import compose_config
 from synthesizrr.core.config import CorpusConfig, RetrieverConfig
 from synthesizrr.corpora import load_corpus
 
@@ -15,7 +16,10 @@ CORPORA = sorted((CONF / "corpus").glob("*.yaml"))
 
 
 def typed(path: Path, schema):
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.load(path)))
+    """The group option as a run composes it (its own defaults list included, e.g. contriever_hnsw <- contriever)."""
+    group = path.parent.name
+    node = compose_config([f"{group}={path.stem}"])[group]
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
 
 
 def test_expected_files_exist():

@@ -15,7 +15,7 @@ import pytest
 
 from synthesizrr.core.config import CorpusConfig
 from synthesizrr.corpora import load_corpus
-from synthesizrr.gpus import FAKE, TRACE
+from synthesizrr.core.gpus import FAKE, TRACE
 from synthesizrr.retrieval import (RetrievalError, build_index, embed_shard, embed_shards_parallel, load_doc_table,
                                    load_retriever, merge_shards, shard_rows)
 from synthesizrr.retrieval.encoder import Encoder

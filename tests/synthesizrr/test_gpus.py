@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from synthesizrr import gpus
-from synthesizrr.gpus import CVD, FAKE, LEASE_DIR, TRACE
+from synthesizrr.core.gpus import CVD, FAKE, LEASE_DIR, TRACE
 
 REPO = Path(__file__).resolve().parents[2]
 

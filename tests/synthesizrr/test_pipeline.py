@@ -83,14 +83,17 @@ def test_a_stage_recomputed_with_other_content_recomputes_what_follows(runs):
 
     tmp = runs["tmp"]
     stage = tmp / "store" / "synthesize" / runs["synth"]["stages"]["synthesize"]["key"]
-    lines = (stage / "synthetic.jsonl").read_text().splitlines()
-    (stage / "synthetic.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    rows = [json.loads(line) for line in (stage / "synthetic.jsonl").read_text().splitlines()]
+    edited = [{**r, "text": r["text"] + " (edited)"} for r in rows[:-1]]     # every example the filter may keep
+    (stage / "synthetic.jsonl").write_text("".join(json.dumps(r) + "\n" for r in edited))
     meta = read_json(stage / DONE)
     atomic_write_json(stage / DONE, {**meta, "content": content_fingerprint(stage, ["synthetic.jsonl"], "")})
-    again = smoke(tmp, "method=synthesizrr")
+    again = runs["edited"] = smoke(tmp, "method=synthesizrr")
     c = cached(again)
     assert c["synthesize"] and not c["filter"] and not c["distill"] and not c["evaluate"]
-    assert again["filter"]["num_input"] == len(lines) - 1
+    assert again["filter"]["num_input"] == len(rows) - 1
+    final = tmp / "store" / "filter" / again["stages"]["filter"]["key"] / "final.jsonl"
+    assert all(json.loads(line)["text"].endswith(" (edited)") for line in final.read_text().splitlines())
 
 
 def test_methods_share_prepare_and_skip_retrieval_when_unused(runs):
@@ -129,7 +132,10 @@ def test_report_collects_every_row(runs):
     assert (out / "metrics.png").stat().st_size > 1000
     assert (out / "shots_sweep.png").exists()  # RetrICL ran with 1 and 3 shots
     assert "\\begin{tabular}" in (out / "table.tex").read_text()
-    assert len(list((out / "runs").glob("*.json"))) == 4
+    # one record per distinct set of stage keys (a rerun of the same keys replaces its record, e.g. force=evaluate)
+    keys = {tuple(sorted((k, v["key"]) for k, v in r["stages"].items()))
+            for r in runs.values() if isinstance(r, dict) and "evaluate" in r.get("stages", {})}
+    assert len(keys) == 8 and len(list((out / "runs").glob("*.json"))) == len(keys)
 
 
 def test_label_preservation_oracle_is_trained_once_per_dataset(runs):

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from synthesizrr.core import config as schema
-from synthesizrr.testing.standin_hub import CONF, conf_model_ids
+from synthesizrr.testing.standin_hub import CONF, conf_dataset_ids, conf_model_ids
 
 TEXTS = ["Shares in the bank rose after strong profits.", "", "The striker scored twice in the cup final."]
 SCHEMAS = {"dataset": "DatasetConfig", "teacher": "TeacherConfig", "retriever": "RetrieverConfig",
@@ -111,15 +111,12 @@ def run(check: str, fn, *args) -> None:
 
 
 def main() -> None:
-    import yaml
-
     for hub_id, files in conf_model_ids().items():
         for rel in files:
             if rel.split("/")[0] in LOADERS:
                 run(f"model:{hub_id}:{rel}", LOADERS[rel.split("/")[0]], hub_id, rel)
-    for path in sorted((CONF / "dataset").glob("*.yaml")):
-        if (yaml.safe_load(path.read_text()) or {}).get("source") == "hub":
-            run(f"dataset:{path.stem}", dataset, f"dataset/{path.name}")
+    for rel in sorted(r for files in conf_dataset_ids().values() for r in files if r.startswith("dataset/")):
+        run(f"dataset:{rel.removeprefix('dataset/').removesuffix('.yaml')}", dataset, rel)
     run("spacy:en_core_web_lg", spacy_lg)
 
 

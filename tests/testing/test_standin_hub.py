@@ -13,8 +13,8 @@ import yaml
 from synthesizrr.testing import standin_hub as sh
 
 PROBE = Path(__file__).with_name("standin_probe.py")
-HUB_DATASET_CONFIGS = sorted(p.stem for p in (sh.CONF / "dataset").glob("*.yaml")
-                             if (yaml.safe_load(p.read_text()) or {}).get("source") == "hub")
+HUB_DATASET_CONFIGS = sorted(rel.removeprefix("dataset/").removesuffix(".yaml")
+                             for files in sh.conf_dataset_ids().values() for rel in files if rel.startswith("dataset/"))
 
 
 @pytest.fixture(scope="module")
