@@ -120,3 +120,20 @@ def test_samples_of_one_prompt_evaluate_it_once_and_match_separate_calls(smollm2
         [(c.tokens_in, c.tokens_out, c.finish_reason) for c in alone]
     assert len({c.text for c in together[:2] + together[3:]}) == 4           # seeds still sample different texts
     teacher.close()
+
+
+@pytest.mark.parametrize("weights, amx, extra, expected", [
+    ("native", True, {}, False),                       # quantized on an AMX CPU: no extra buffers (they crash)
+    ("q4_0", True, {}, False),
+    ("native", False, {}, True),                       # no AMX: llama.cpp's default (repacked buffers)
+    ("f16", True, {}, True),                           # f16/bf16 never use the AMX kernels
+    ("native", True, {"use_extra_bufts": True}, True),  # the user decides
+    ("f16", False, {"use_extra_bufts": False}, False),
+])
+def test_extra_buffers_are_off_for_quantized_weights_on_amx_cpus(smollm2_cfg, monkeypatch, weights, amx, extra,
+                                                                  expected):
+    from synthesizrr.teachers import llamacpp
+
+    monkeypatch.setattr(llamacpp, "cpu_has_amx", lambda: amx)
+    teacher = build_teacher(smollm2_cfg(weights=weights, extra=extra), None)
+    assert teacher.backend._extra_bufts() is expected
