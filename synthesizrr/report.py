@@ -23,8 +23,8 @@ from .core.store import atomic_write_json, atomic_write_text, fingerprint
 from .core.assets import spacy_model_candidates
 from .fidelity import departures
 from .plots import plot_metrics, plot_shot_sweep
-from .report_stats import (COLUMNS, REPLICATES, interval_methods, interval_suffix, per_seed, row_stats,
-                           save_replicates, vs_baseline)
+from .report_stats import (COLUMNS, OUTSIDE_NOTE, REPLICATES, estimates_outside, interval_methods, interval_suffix,
+                           per_seed, row_stats, save_replicates, vs_baseline)
 from .tracking import scrub
 
 DEFAULT_BASELINE = "FewGen 32-shot"   # metrics.baseline's default
@@ -89,6 +89,11 @@ def notes(rec: dict, footnotes: dict | None = None) -> list[str]:
         out.append("⚠ " + " ".join(f"[{footnotes.setdefault(w, len(footnotes) + 1)}]" for w in warnings))
     if rec.get("wide_intervals"):
         out.append(f"intervals wider than ±10%: {' / '.join(rec['wide_intervals'])}")
+    outside = estimates_outside(rec.get("intervals") or {})
+    if outside:
+        mark = (f" [{footnotes.setdefault(OUTSIDE_NOTE, len(footnotes) + 1)}]" if footnotes is not None
+                else f" ({OUTSIDE_NOTE})")
+        out.append(f"estimate outside its interval: {' / '.join(outside)}{mark}")
     return out
 
 

@@ -48,6 +48,21 @@ def interval_methods(methods: dict) -> str:
     return "; ".join(parts) or "none"
 
 
+OUTSIDE_NOTE = ("the estimate lies outside its resampled interval: resampling repeats texts, which biases this "
+                "metric (MAUVE, entropies), so the interval shows the spread, not where the value lies")
+
+
+def estimates_outside(intervals: dict) -> list[str]:
+    """Short names of the table's columns whose estimate is outside its own interval."""
+    out = []
+    for key, header, _, _ in COLUMNS:
+        iv = intervals.get(key) or {}
+        e, lo, hi = iv.get("estimate"), iv.get("ci_low"), iv.get("ci_high")
+        if None not in (e, lo, hi) and not lo - 1e-9 <= e <= hi + 1e-9:
+            out.append(_short(header))
+    return out
+
+
 # --- per row, when its record is written ---------------------------------------------------------------------
 
 def per_seed(store_dir, distill_key) -> list[dict]:

@@ -177,6 +177,25 @@ def test_table_cells_carry_intervals_and_warnings_become_footnotes(tmp_path):
     assert any("FewGen 32-shot (smol)" in l for l in lines)   # the vs_baseline rows follow the table
 
 
+def test_an_estimate_outside_its_own_interval_is_flagged(tmp_path):
+    """Resampling repeats texts, which lowers MAUVE: a saturated 100.0 can sit above its whole interval."""
+    inside = {"mauve": {"estimate": 0.97, "ci_low": 0.70, "ci_high": 0.995}}
+    outside = {"mauve": {"estimate": 0.9999, "ci_low": 0.89, "ci_high": 0.999},
+               "self_bleu_5": {"estimate": 0.3, "ci_low": 0.25, "ci_high": 0.36}}
+    recs = [rec("FewGen 32-shot", "fewgen", {0: 0.5}, intervals=inside),
+            rec("SynthesizRR 3-shot", "synthesizrr", {0: 0.6}, intervals=outside)]
+    _, rows = comparison_rows(recs)
+    notes = {r[2]: r[-1] for r in rows}
+    assert "outside its interval" not in notes["FewGen 32-shot"]
+    assert "estimate outside its interval: MAUVE (" in notes["SynthesizRR 3-shot"]      # the full text (CSV)
+    (tmp_path / "runs").mkdir()
+    for i, r in enumerate(recs):
+        (tmp_path / "runs" / f"{i}.json").write_text(json.dumps(r))
+    build_report([tmp_path], tmp_path)
+    md = (tmp_path / "table.md").read_text()
+    assert "estimate outside its interval: MAUVE [1]" in md and "[1] the estimate lies outside" in md
+
+
 def test_error_bars_are_the_intervals_else_the_std():
     r = {"accuracy": 0.5, "accuracy_std": 0.1, "intervals": {"accuracy": {"ci_low": 0.4, "ci_high": 0.65}}}
     assert error_bar(r, "accuracy", 100) == pytest.approx((10, 15))
