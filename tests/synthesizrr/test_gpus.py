@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from synthesizrr import gpus
+from synthesizrr.core import gpus
 from synthesizrr.core.gpus import CVD, FAKE, LEASE_DIR, TRACE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def test_a_pinned_pool_gives_each_worker_its_own_gpu(fake, tmp_path):
 
 
 JOB = ("import json, os, sys\n"
-       "from synthesizrr import gpus\n"
+       "from synthesizrr.core import gpus\n"
        "got = gpus.lease(int(sys.argv[1]), poll_seconds=0.05)\n"
        "print(json.dumps([os.getpid(), got, os.environ.get('CUDA_VISIBLE_DEVICES')]), flush=True)\n"
        "sys.stdin.read()\n")
