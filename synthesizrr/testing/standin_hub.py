@@ -89,38 +89,48 @@ def conf_model_ids(conf_dir: Path = CONF) -> dict[str, list[str]]:
     return out
 
 
+def section_schema(group: str):
+    """The schema dataclass of config group `group` (the Config field of that name), or None."""
+    import dataclasses
+
+    from ..core import config
+
+    for f in dataclasses.fields(config.Config):
+        if f.name == group:
+            cls = getattr(config, f.type, None) if isinstance(f.type, str) else f.type
+            return cls if isinstance(cls, type) and dataclasses.is_dataclass(cls) else None
+    return None
+
+
+def schema_defaults(group: str) -> dict:
+    """The schema's defaults for config group `group` as a plain dict ({} when it has no schema)."""
+    from omegaconf import OmegaConf
+
+    cls = section_schema(group)
+    return OmegaConf.to_container(OmegaConf.structured(cls)) if cls else {}
+
+
 def schema_model_ids() -> dict[str, dict[str, str]]:
     """Config group -> {field: hub model id} for the schema defaults that are hub ids (metrics.mauve_featurizer)."""
     import dataclasses
-
-    from omegaconf import OmegaConf
 
     from ..core import config
 
     out: dict[str, dict[str, str]] = {}
     for section in dataclasses.fields(config.Config):
-        cls = getattr(config, section.type, None) if isinstance(section.type, str) else section.type
-        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
-            node = OmegaConf.to_container(OmegaConf.structured(cls))
-            ids = {k: node[k] for k in MODEL_KEYS if is_hub_id(node.get(k))}
-            if ids:
-                out[section.name] = ids
+        node = schema_defaults(section.name)
+        ids = {k: node[k] for k in MODEL_KEYS if is_hub_id(node.get(k))}
+        if ids:
+            out[section.name] = ids
     return out
 
 
 def group_option(group: str, stem: str, conf_dir: Path = CONF) -> dict:
     """conf/<group>/<stem>.yaml over the options its defaults list names and the schema's defaults (shallow)."""
-    import dataclasses
-
     import yaml
-    from omegaconf import OmegaConf
-
-    from ..core import config
 
     node = yaml.safe_load((Path(conf_dir) / group / f"{stem}.yaml").read_text()) or {}
-    section = {f.name: f.type for f in dataclasses.fields(config.Config)}.get(group)
-    cls = getattr(config, section, None) if isinstance(section, str) else section
-    merged = OmegaConf.to_container(OmegaConf.structured(cls)) if dataclasses.is_dataclass(cls) else {}
+    merged = schema_defaults(group)
     for entry in node.pop("defaults", None) or []:
         if isinstance(entry, str) and entry != "_self_":
             merged.update(group_option(group, entry, conf_dir))

@@ -10,12 +10,9 @@ import traceback
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from synthesizrr.core import config as schema
-from synthesizrr.testing.standin_hub import CONF, conf_dataset_ids, conf_model_ids
+from synthesizrr.testing.standin_hub import CONF, conf_dataset_ids, conf_model_ids, section_schema
 
 TEXTS = ["Shares in the bank rose after strong profits.", "", "The striker scored twice in the cup final."]
-SCHEMAS = {"dataset": "DatasetConfig", "teacher": "TeacherConfig", "retriever": "RetrieverConfig",
-           "student": "StudentConfig", "filter": "FilterConfig", "metrics": "MetricsConfig"}
 
 
 def composed(rel: str):
@@ -23,7 +20,7 @@ def composed(rel: str):
     group, name = rel.removesuffix(".yaml").split("/", 1)
     with initialize_config_dir(config_dir=str(CONF), version_base=None):
         node = compose(config_name=f"{group}/{name}")[group]
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(getattr(schema, SCHEMAS[group])), node))
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(section_schema(group)), node))
 
 
 def teacher(hub_id: str, rel: str) -> dict:
