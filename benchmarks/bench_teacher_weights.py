@@ -9,8 +9,8 @@
 3. n samples of one prompt (ZeroGen-like): the prompt evaluated once vs once per sample (texts must match).
 4. KV prefix reuse (llama-cpp-python's default without reset()) vs a reset per call: how many texts change.
 
-llama.cpp's AMX kernels (Q4_0/Q4_1/Q8_0 weights in its extra buffers) crash on the development machine, so the
-quantized types load with use_extra_bufts=false unless --extra-bufts on.
+llama.cpp's extra weight buffers (AMX, repacking) are what the backend picks (off for quantized weights on AMX CPUs,
+whose AMX kernels crash on the development machine) unless --extra-bufts on|off says otherwise.
 
     .venv/bin/python benchmarks/bench_teacher_weights.py [--reps 3] [--quickstart-reps 1] [--store DIR]
         [--parts quickstart,speeds,samples,kv] [--threads 2]
@@ -50,18 +50,22 @@ OLD, NEW = "native", yaml.safe_load(CONF.read_text()).get("weights", "native")  
 STAGE_LINE = re.compile(r"synthesize:? +done in (?:(\d+)m )?([0-9.]+)s")
 
 
+def extra_bufts(weights: str, args) -> dict:
+    """teacher.extra for --extra-bufts: empty (the backend decides) or the quantized types' setting."""
+    if weights in QUANTIZED and args.extra_bufts != "auto":
+        return {"use_extra_bufts": args.extra_bufts == "on"}
+    return {}
+
+
 def teacher_for(weights: str, args, **kw):
-    extra = {"use_extra_bufts": False} if weights in QUANTIZED and args.extra_bufts == "off" else {}
     cfg = TeacherConfig(name="bench", backend="llamacpp", model="offline:smollm2", n_threads=args.threads,
-                        context_length=2048, weights=weights, extra=extra, **kw)
+                        context_length=2048, weights=weights, extra=extra_bufts(weights, args), **kw)
     return build_teacher(cfg, None)
 
 
 def overrides(weights: str, args) -> list[str]:
-    out = [f"teacher.weights={weights}", f"teacher.n_threads={args.threads}"]
-    if weights in QUANTIZED and args.extra_bufts == "off":
-        out.append("++teacher.extra.use_extra_bufts=false")
-    return out
+    extra = [f"++teacher.extra.{k}={str(v).lower()}" for k, v in extra_bufts(weights, args).items()]
+    return [f"teacher.weights={weights}", f"teacher.n_threads={args.threads}", *extra]
 
 
 def synthesize(store: Path, method: str, extra: list[str], stage: str = "synthesize") -> tuple[float, float]:
@@ -216,8 +220,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=5)
     ap.add_argument("--sample-reps", type=int, default=2)
     ap.add_argument("--kv-prompts", type=int, default=6, help="prompts per method in the KV prefix check")
-    ap.add_argument("--extra-bufts", choices=("on", "off"), default="off",
-                    help="llama.cpp's extra weight buffers (AMX, repacking) for the quantized types")
+    ap.add_argument("--extra-bufts", choices=("auto", "on", "off"), default="auto",
+                    help="llama.cpp's extra weight buffers (AMX, repacking) for the quantized types; auto: the "
+                         "backend's choice (off on AMX CPUs)")
     args = ap.parse_args()
     tmp = None if args.store else Path(tempfile.mkdtemp(prefix="bench_weights_"))
     store = args.store or tmp / "store"
