@@ -82,18 +82,18 @@ def notes(rec: dict, footnotes: dict | None = None) -> list[str]:
     used, wanted = rec.get("spacy_model"), rec.get("spacy_model_configured")
     if used and wanted and used not in spacy_model_candidates(wanted):
         out.append(f"NER with {used} (configured {wanted})")
+    ref = lambda text: f"[{footnotes.setdefault(text, len(footnotes) + 1)}]"   # noqa: E731  (a footnote number)
     warnings = rec.get("size_warnings") or []
     if footnotes is None:
         out += warnings
     elif warnings:
-        out.append("⚠ " + " ".join(f"[{footnotes.setdefault(w, len(footnotes) + 1)}]" for w in warnings))
+        out.append("⚠ " + " ".join(ref(w) for w in warnings))
     if rec.get("wide_intervals"):
         out.append(f"intervals wider than ±10%: {' / '.join(rec['wide_intervals'])}")
     outside = estimates_outside(rec.get("intervals") or {})
     if outside:
-        mark = (f" [{footnotes.setdefault(OUTSIDE_NOTE, len(footnotes) + 1)}]" if footnotes is not None
-                else f" ({OUTSIDE_NOTE})")
-        out.append(f"estimate outside its interval: {' / '.join(outside)}{mark}")
+        mark = ref(OUTSIDE_NOTE) if footnotes is not None else f"({OUTSIDE_NOTE})"
+        out.append(f"estimate outside its interval: {' / '.join(outside)} {mark}")
     return out
 
 
