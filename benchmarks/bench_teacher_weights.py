@@ -1,19 +1,22 @@
 """The offline teacher (SmolLM2-135M on llama.cpp) per GGUF weight type (teacher.weights), side by side.
 
 1. quickstart: the synthesize stages of the quickstart's FewGen and SynthesizRR rows with the old default (native
-   Q4_1) and the current one (conf/teacher/smollm2_offline.yaml), alternating, each from an empty call cache
-   (upstream stages are shared).
-2. per weight type, on a FewGen 32-shot (~1,800 tokens) and a RetrICL 3-shot (~700 tokens) prompt from those runs:
-   prompt evaluation tokens/s from an empty KV cache and decode tokens/s (one token per step); repetitions
-   interleaved, median, ratios against native Q4_1. Also the one-off conversion time per type.
-3. n samples of one prompt (ZeroGen-like): the prompt evaluated once vs once per sample (texts must match).
-4. KV prefix reuse (llama-cpp-python's default without reset()) vs a reset per call: how many texts change.
+   Q4_1, one sequence at a time) and the current one (conf/teacher/smollm2_offline.yaml: f16, teacher.batch_size
+   sequences decoded together), each from an empty call cache (upstream stages are shared); --quickstart-all adds
+   each change alone. The order of the variants is reversed every other repetition.
+2. speeds: per weight type, on a FewGen 32-shot (~1,800 tokens) and a RetrICL 3-shot (~700 tokens) prompt from
+   those runs: prompt evaluation tokens/s from an empty KV cache and decode tokens/s (one token per step);
+   repetitions interleaved, median, ratios against native Q4_1. Also the one-off conversion time per type.
+3. batch: decode tokens/s with 1-16 sequences per step, and whether each weight type keeps logits bit-identical in
+   batches (the backend's probe; where not, it decodes one sequence at a time).
+4. samples: n samples of one prompt (ZeroGen-like), the prompt evaluated once vs once per sample (texts must match).
+5. kv: KV prefix reuse (llama-cpp-python's default without reset()) vs a reset per call: how many texts change.
 
 llama.cpp's extra weight buffers (AMX, repacking) are what the backend picks (off for quantized weights on AMX CPUs,
 whose AMX kernels crash on the development machine) unless --extra-bufts on|off says otherwise.
 
-    .venv/bin/python benchmarks/bench_teacher_weights.py [--reps 3] [--quickstart-reps 1] [--store DIR]
-        [--parts quickstart,speeds,samples,kv] [--threads 2]
+    .venv/bin/python benchmarks/bench_teacher_weights.py [--reps 3] [--quickstart-reps 1] [--quickstart-all]
+        [--store DIR] [--parts quickstart,speeds,batch,samples,kv] [--threads 2]
 """
 from __future__ import annotations
 
@@ -90,18 +93,32 @@ def fresh_synthesis(store: Path) -> None:
         path.unlink()
 
 
+def variants(args) -> dict[str, list[str]]:
+    """The quickstart teacher settings compared: the old default first (Q4_1, one sequence at a time), the
+    current one last; --quickstart-all adds each change alone."""
+    one = ["teacher.batch_size=1"]
+    out = {f"{OLD} one at a time (old)": overrides(OLD, args) + one}
+    if args.quickstart_all:
+        out[f"{NEW} one at a time"] = overrides(NEW, args) + one
+        out[f"{OLD} batched"] = overrides(OLD, args)
+    out[f"{NEW} batched (default)"] = overrides(NEW, args)
+    return out
+
+
 def quickstart(store: Path, args) -> dict[str, list[tuple[float, float]]]:
-    """Per weight type, (synthesize stage seconds, process wall seconds) of FewGen + SynthesizRR per repetition."""
+    """Per teacher variant, (synthesize stage seconds, process wall seconds) of FewGen + SynthesizRR per
+    repetition, the variants' order reversed every other repetition."""
     print("quickstart: upstream stages (shared by every run) ...", flush=True)
     synthesize(store, "synthesizrr", overrides(NEW, args), stage="retrieve")
-    times: dict[str, list[tuple[float, float]]] = {OLD: [], NEW: []}
+    settings = variants(args)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in settings}
     for rep in range(args.quickstart_reps):
-        for weights in ((OLD, NEW) if rep % 2 == 0 else (NEW, OLD)):
+        for name in (list(settings) if rep % 2 == 0 else list(settings)[::-1]):
             fresh_synthesis(store)
-            runs = {m: synthesize(store, m, overrides(weights, args)) for m in ("fewgen", "synthesizrr")}
+            runs = {m: synthesize(store, m, settings[name]) for m in ("fewgen", "synthesizrr")}
             total, wall = sum(stage for stage, _ in runs.values()), sum(w for _, w in runs.values())
-            times[weights].append((total, wall))
-            print(f"  {weights:6s} fewgen {runs['fewgen'][0]:6.1f} s + synthesizrr {runs['synthesizrr'][0]:6.1f} s "
+            times[name].append((total, wall))
+            print(f"  {name:28s} fewgen {runs['fewgen'][0]:6.1f} s + synthesizrr {runs['synthesizrr'][0]:6.1f} s "
                   f"= {total:6.1f} s (process wall {wall:6.1f} s)", flush=True)
     return times
 
@@ -158,6 +175,39 @@ def speeds(prompts: dict[str, str], args) -> None:
         t.close()
 
 
+def batched_decode(prompts: dict[str, str], args) -> None:
+    """Decode tokens/s with 1..16 sequences per llama.cpp step (each in its own KV stream, after a quickstart
+    prompt), and per weight type whether batches keep logits bit-identical (the backend's probe)."""
+    from synthesizrr.teachers.llamacpp_streams import Streams
+    sizes = (1, 2, 4, 8, 16)
+    for w in TYPES:
+        teacher = teacher_for(w, args)
+        llm = teacher.backend._load()
+        streams = Streams(llm, max(sizes))
+        invariant = streams.batch_invariant(llm)
+        line = []
+        for name, prompt in prompts.items():
+            ids = teacher.backend.prompt_ids(Request(prompt, 64, seed=0))
+            for slot in range(max(sizes)):
+                streams.prompt(slot, ids)
+            rates = []
+            for k in sizes:
+                best = float("inf")
+                for _ in range(args.reps):
+                    for slot in range(k):
+                        streams.low.llama_memory_seq_rm(streams.memory, slot, len(ids), -1)
+                    start = time.perf_counter()
+                    for step in range(args.decode_tokens // 4):
+                        streams._decode([(ids[step], len(ids) + step, slot, True) for slot in range(k)])
+                    best = min(best, (time.perf_counter() - start) / (args.decode_tokens // 4))
+                rates.append(k / best)
+            line.append(f"{name}: " + ", ".join(f"{k}: {r:.0f}" for k, r in zip(sizes, rates)))
+        print(f"  {w:6s} batch-invariant {'yes' if invariant else 'no '} | decode tok/s by sequences per step | "
+              + " | ".join(line), flush=True)
+        streams.close()
+        teacher.close()
+
+
 def n_samples(prompts: dict[str, str], args) -> None:
     """n samples of one prompt through the backend: grouped (prompt evaluated once) vs one call each."""
     teacher = teacher_for(NEW, args)
@@ -211,7 +261,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quickstart-reps", type=int, default=1)
-    ap.add_argument("--parts", default="quickstart,speeds,samples,kv",
+    ap.add_argument("--quickstart-all", action="store_true",
+                    help="also time f16 one at a time and Q4_1 batched (each change alone)")
+    ap.add_argument("--parts", default="quickstart,speeds,batch,samples,kv",
                     help="comma-separated; without quickstart, --store must hold a quickstart's synthesize outputs")
     ap.add_argument("--store", type=Path, help="a scratch store kept between runs (upstream stages stay cached; "
                     "its synthesize outputs and teacher call cache are deleted)")
@@ -233,10 +285,13 @@ def main() -> None:
         gguf_weights.converted(teacher_for("native", args).backend.path, weights)
     if "quickstart" in parts:
         times = quickstart(store, args)
+        base = list(times)[0]
         for i, what in enumerate(("synthesize stages", "process wall")):
-            old, new = min(t[i] for t in times[OLD]), min(t[i] for t in times[NEW])
-            print(f"quickstart {what} (FewGen + SynthesizRR, best of {args.quickstart_reps}): "
-                  f"native Q4_1 {old:.1f} s, {NEW} {new:.1f} s, {old / new:.2f}x", flush=True)
+            print(f"quickstart {what} (FewGen + SynthesizRR, best of {args.quickstart_reps}):")
+            old = min(t[i] for t in times[base])
+            for name, runs in times.items():
+                best = min(t[i] for t in runs)
+                print(f"  {name:28s} {best:6.1f} s  {old / best:.2f}x", flush=True)
     prompts = quickstart_prompts(store)
     if not prompts:
         sys.exit(f"no prompts.jsonl under {store}/synthesize: run the quickstart part first")
@@ -244,6 +299,9 @@ def main() -> None:
     if "speeds" in parts:
         print(f"\nprompt evaluation and decoding per weight type ({args.threads} threads):")
         speeds(longest, args)
+    if "batch" in parts:
+        print(f"\nbatched decoding ({args.threads} threads; best of {args.reps}):")
+        batched_decode(longest, args)
     if "samples" in parts:
         print(f"\nn samples of one prompt ({NEW}):")
         n_samples(longest, args)

@@ -1,28 +1,31 @@
 """llama.cpp backend (llama-cpp-python) for GGUF files, e.g. the offline default SmolLM2-135M-Instruct.
 
 chat=true renders the GGUF's embedded chat template; chat=false sends the raw prompt. Each call gets its own
-seed and starts from an empty KV cache, so one (prompt, seed) always gives the same text whatever ran before.
-Requests with the same prompt evaluate it once and sample from a saved copy of that state (same text as alone).
+seed and KV stream; up to batch_size calls decode together, and a (prompt, seed) gives the same text as alone
+(create_completion after a reset) whatever ran before or beside it. Requests with the same prompt that start
+together evaluate it once and copy its KV.
 Sampling is top_k -> top_p -> temperature with min_p and repeat penalty off (pure nucleus sampling as in HF).
 teacher.weights loads a cached conversion of the GGUF (gguf_weights.py) instead of the file itself.
 """
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import io
+import logging
 import os
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from ..core.config import TeacherConfig
 from ..core.assets import resolve_model
 from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .chat import ChatTemplate
 from .gguf_weights import converted, import_llama_cpp
+from .llamacpp_streams import SEED_RANGE, Sequence, Streams, streams_that_fit
 
-SEED_RANGE = 2 ** 32 - 1          # llama.cpp treats 0xFFFFFFFF as "random seed"
+log = logging.getLogger(__name__)
+_PROBED: dict[tuple, bool] = {}      # (model file, sequences, llama_kwargs) -> batched decoding keeps logits
 
 
 def _llama_class():
@@ -77,12 +80,19 @@ class LlamaCppBackend(TokenizedBackend):
         self._vocab = None        # tokenizer-only instance (fast to load)
         self._llm = None          # full model, loaded on the first generation
         self._template: Optional[ChatTemplate] = None
+        self._ctx: Optional[Streams] = None      # the KV streams run() decodes in, made on the first run
+        self._batched: Optional[bool] = None     # whether batched decoding keeps logits bit-identical here
 
     def identity(self) -> dict:
         # file name and size rather than the full path, so a cache moves between machines; converted weights
-        # sample other texts, so their type is part of it (native keeps the keys made before the option existed)
+        # sample other texts, so their type is part of it (native keeps the keys made before the option existed),
+        # and so do llama_kwargs such as flash_attn
         ident = {"model": self.cfg.model, "file": self.path.name, "bytes": self.path.stat().st_size}
-        return ident if self.cfg.weights == "native" else {**ident, "weights": self.cfg.weights}
+        if self.cfg.weights != "native":
+            ident["weights"] = self.cfg.weights
+        if self.cfg.extra.get("llama_kwargs"):
+            ident["llama_kwargs"] = dict(self.cfg.extra["llama_kwargs"])
+        return ident
 
     def _tok(self):
         if self._llm is not None:
@@ -149,69 +159,97 @@ class LlamaCppBackend(TokenizedBackend):
     def detokenize(self, ids: list[int]) -> str:
         return self._tok().detokenize(ids).decode("utf-8", "ignore")
 
-    def generate_one(self, request: Request) -> Completion:
-        return self._complete(self.prompt_ids(request), request, None)
+    def _sampling(self) -> dict:
+        """create_completion's sampling arguments, as Llama._init_sampler takes them."""
+        return dict(top_k=self.cfg.top_k or 0, top_p=self.cfg.top_p, min_p=0.0, typical_p=1.0,
+                    temp=self.cfg.temperature, repeat_penalty=1.0)
 
-    def _complete(self, ids: list[int], request: Request, prompt=None) -> Completion:
-        """One sample. Without ``prompt`` the KV cache is reset (no prefix reuse: re-evaluating part of a prompt
-        changes texts, see docs/teachers.md); with it, the state saved by ``_evaluate(ids)`` is restored and
-        sampled from exactly as a fresh call samples after evaluating the whole prompt."""
+    def generate_one(self, request: Request) -> Completion:
+        """One request alone through llama-cpp-python's create_completion from an empty KV cache: the reference
+        ``run`` matches text for text (tests, benchmarks)."""
+        return self._alone(self.prompt_ids(request), request)
+
+    def _alone(self, ids: list[int], request: Request) -> Completion:
         llm = self._load()
-        if prompt is None:
-            llm.reset()
-        else:
-            state, logits = prompt
-            llm.load_state(state)
-            # load_state does not bring back the prompt's last logits once later tokens were decoded: write them
-            # where the sampler reads them, and mark them live so create_completion samples without re-evaluating
-            ctypes.memmove(self._logits_ptr(llm), logits, len(logits))
-            llm._requires_eval = False
-        stop = self.stop_for(request)
-        out = llm.create_completion(ids, max_tokens=request.max_new_tokens, temperature=self.cfg.temperature,
-                                    top_p=self.cfg.top_p, top_k=self.cfg.top_k or 0, min_p=0.0, typical_p=1.0,
-                                    repeat_penalty=1.0, stop=stop or None, seed=request.seed % SEED_RANGE)
+        llm.reset()
+        s = self._sampling()
+        out = llm.create_completion(ids, max_tokens=request.max_new_tokens, temperature=s.pop("temp"),
+                                    stop=self.stop_for(request) or None, seed=request.seed % SEED_RANGE, **s)
         choice, usage = out["choices"][0], out["usage"]
         return Completion(text=choice["text"], tokens_in=usage["prompt_tokens"],
                           tokens_out=usage["completion_tokens"], cached=False,
                           finish_reason=finish_reason(choice["finish_reason"]))
 
-    @staticmethod
-    def _logits_ptr(llm):
-        return import_llama_cpp().llama_get_logits_ith(llm.ctx, -1)
-
-    def _evaluate(self, ids: list[int]) -> tuple:
-        """Evaluate a prompt from an empty KV cache, as a fresh call does; save the state and the last logits."""
+    def _streams(self, n: int) -> Optional[Streams]:
+        """KV streams for n sequences, or None where they would not give the texts create_completion gives alone
+        (probed on each new context; the warning once)."""
+        if self._batched is False:
+            return None
         llm = self._load()
-        llm.reset()
-        llm.eval(ids)
-        return llm.save_state(), ctypes.string_at(self._logits_ptr(llm), 4 * llm.n_vocab())
+        n = streams_that_fit(llm, n)
+        if self._ctx is None or self._ctx.n_seq < n:
+            if self._ctx is not None:
+                self._ctx.close()
+            self._ctx = Streams(llm, n)
+            key = (llm.model_path, n, repr(sorted(self.cfg.extra.get("llama_kwargs", {}).items())))
+            if key not in _PROBED:                       # ~1 s: once per process and setting
+                _PROBED[key] = self._ctx.batch_invariant(llm)
+            self._batched = _PROBED[key]
+            if not self._batched:
+                log.warning("llama.cpp: teacher.weights=%s%s decodes differently in batches on this CPU; "
+                            "generating one request at a time so that texts do not depend on their batch-mates",
+                            self.cfg.weights, " with these llama_kwargs" if self.cfg.extra.get("llama_kwargs") else "")
+                self._ctx.close()
+                self._ctx = None
+        return self._ctx
 
-    def _groups(self, requests: list[Request]) -> Iterator[tuple[list[int], list[int]]]:
-        """(prompt ids, request indices) for each distinct model input, in order of first appearance."""
+    @staticmethod
+    def _order(prompts: list[list[int]]) -> list[int]:
+        """Request indices with requests of the same model input next to each other (first appearance order)."""
         groups: dict[tuple[int, ...], list[int]] = {}
-        for i, request in enumerate(requests):
-            groups.setdefault(tuple(self.prompt_ids(request)), []).append(i)
-        return ((list(ids), members) for ids, members in groups.items())
+        for i, ids in enumerate(prompts):
+            groups.setdefault(tuple(ids), []).append(i)
+        return [i for members in groups.values() for i in members]
+
+    def _run_alone(self, requests: list[Request], prompts: list[list[int]], emit: Emit) -> None:
+        for i in self._order(prompts):
+            try:
+                completion = self._alone(prompts[i], requests[i])
+            except (ValueError, RuntimeError) as exc:     # llama.cpp reports decode problems this way
+                if isinstance(exc, TeacherError):
+                    raise
+                completion = failed(f"llama.cpp: {type(exc).__name__}: {exc}")
+            if not emit(i, completion):
+                return
 
     def run(self, requests: list[Request], emit: Emit) -> None:
-        for ids, members in self._groups(requests):
-            prompt = None
-            for i in members:
-                try:
-                    # several samples of one prompt (ZeroGen) evaluate it once; needs llama-cpp-python's flag
-                    # for live logits (0.3.x), else each sample evaluates the prompt itself
-                    if prompt is None and len(members) > 1 and hasattr(self._load(), "_requires_eval"):
-                        prompt = self._evaluate(ids)
-                    completion = self._complete(ids, requests[i], prompt)
-                except (ValueError, RuntimeError) as exc:   # llama.cpp reports decode problems this way
-                    if isinstance(exc, TeacherError):
-                        raise
-                    completion = failed(f"llama.cpp: {type(exc).__name__}: {exc}")
-                if not emit(i, completion):
-                    return
+        """Up to teacher.batch_size requests decode together (llamacpp_streams.py); each gets the text it would
+        get alone. Requests with the same prompt that start together evaluate it once (ZeroGen's n samples)."""
+        if not requests:
+            return
+        llm = self._load()
+        prompts = [self.prompt_ids(r) for r in requests]     # once each: it also counts truncations
+        streams = self._streams(min(self.cfg.batch_size, len(requests)))
+        if streams is None:
+            return self._run_alone(requests, prompts, emit)
+
+        def make(i: int) -> Sequence:
+            request = requests[i]
+            return Sequence(llm, prompts[i], request.max_new_tokens, self.stop_for(request), request.seed,
+                            self._sampling())
+
+        def done(i: int, seq: Sequence) -> bool:
+            return emit(i, Completion(text=seq.text.decode("utf-8", errors="ignore"), tokens_in=len(seq.prompt),
+                                      tokens_out=len(seq.tokens), cached=False,
+                                      finish_reason=finish_reason(seq.reason)))
+
+        def fail(i: int, exc: Exception) -> bool:
+            return emit(i, failed(f"llama.cpp: {type(exc).__name__}: {exc}"))
+
+        streams.run(self._order(prompts), prompts, make, done, fail)
 
     def close(self) -> None:
-        for attr in ("_llm", "_vocab"):
+        for attr in ("_ctx", "_llm", "_vocab"):
             obj = getattr(self, attr)
             if obj is not None and hasattr(obj, "close"):
                 obj.close()

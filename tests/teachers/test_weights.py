@@ -101,27 +101,6 @@ def test_bad_weights_value_fails_with_one_line():
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.slow          # ten real generations
-def test_samples_of_one_prompt_evaluate_it_once_and_match_separate_calls(smollm2_cfg, cache):
-    teacher = build_teacher(smollm2_cfg(weights="bf16"), None)
-    backend = teacher.backend
-    shared = "Write one news sentence about a football final. " * 8
-    requests = [Request(shared, 12, seed=s, sample_index=s) for s in range(3)]
-    requests.insert(2, Request("Name a fruit.", 6, seed=5))                 # another prompt in between
-    requests.append(Request(shared, 6, seed=3, sample_index=3, stop=(".",)))  # other length and stop list
-    evaluated = []
-    evaluate = backend._evaluate
-    backend._evaluate = lambda ids: evaluated.append(len(ids)) or evaluate(ids)
-    together = teacher.generate(requests, progress=False)
-    assert len(evaluated) == 1 and teacher.stats["calls"] == len(requests)
-    alone = [backend.generate_one(r) for r in requests]                     # fresh KV cache each
-    assert [c.text for c in together] == [c.text for c in alone]
-    assert [(c.tokens_in, c.tokens_out, c.finish_reason) for c in together] == \
-        [(c.tokens_in, c.tokens_out, c.finish_reason) for c in alone]
-    assert len({c.text for c in together[:2] + together[3:]}) == 4           # seeds still sample different texts
-    teacher.close()
-
-
 @pytest.mark.parametrize("weights, amx, extra, expected", [
     ("native", True, {}, False),                       # quantized on an AMX CPU: no extra buffers (they crash)
     ("q4_0", True, {}, False),

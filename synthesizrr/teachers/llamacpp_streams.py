@@ -1,0 +1,244 @@
+"""Several llama.cpp sequences decoded together, each in its own KV stream (kv_unified=false).
+
+A decode step then costs little more than one sequence's (it is bound by per-step overhead on a small model), and a
+sequence's logits are bit-identical to decoding it alone, so a (prompt, seed) gives the text llama-cpp-python's
+``create_completion`` gives after a reset, whatever its batch-mates (tests/teachers/test_llamacpp_streams.py).
+Prompts are evaluated one sequence at a time, in the same ``n_batch`` chunks as ``Llama.eval``; only decode steps
+mix sequences. ``Sequence.push`` mirrors ``create_completion``'s loop: end-of-generation token, held-back partial
+UTF-8, stop strings, max_tokens.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Callable, Optional
+
+from .gguf_weights import import_llama_cpp
+
+SEED_RANGE = 2 ** 32 - 1          # llama.cpp treats 0xFFFFFFFF as "random seed"
+_UTF8_LEADS = ((2, 192), (3, 224), (4, 240))
+
+
+def kv_bytes_per_token(llm) -> int:
+    """K and V bytes one token takes in a KV stream (f16 cells; a quantized KV type takes less)."""
+    low, model = import_llama_cpp(), llm._model.model
+    heads = max(1, low.llama_model_n_head(model))
+    per_head = low.llama_model_n_embd(model) // heads
+    return 2 * 2 * low.llama_model_n_layer(model) * per_head * low.llama_model_n_head_kv(model)
+
+
+def available_memory() -> int:
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def streams_that_fit(llm, wanted: int, share: float = 0.25) -> int:
+    """At most ``wanted`` KV streams of n_ctx cells each, within ``share`` of the available memory (at least 1)."""
+    per_stream = kv_bytes_per_token(llm) * llm.n_ctx()
+    return max(1, min(wanted, int(share * available_memory() // per_stream)))
+
+
+class Sequence:
+    """One request in a slot: its sampler chain, tokens so far and, once finished, its text and reason."""
+
+    def __init__(self, llm, prompt: list[int], max_tokens: int, stop: list[str], seed: int, sampling: dict):
+        n_ctx = llm.n_ctx()
+        if len(prompt) >= n_ctx:
+            raise ValueError(f"Requested tokens ({len(prompt)}) exceed context window of {n_ctx}")
+        self.llm, self.prompt = llm, prompt
+        self.max_tokens = max_tokens if max_tokens + len(prompt) < n_ctx else n_ctx - len(prompt)
+        self.stops = [s.encode("utf-8") for s in stop]
+        llm.set_seed(seed % SEED_RANGE)
+        self.sampler = llm._init_sampler(**sampling)      # the chain create_completion builds
+        self.tokens: list[int] = []
+        self.last: Optional[int] = None                  # the sampled token the next step decodes
+        self.text: Optional[bytes] = None
+        self.reason = "length"
+        self._multibyte = 0
+
+    @property
+    def pos(self) -> int:
+        return len(self.prompt) + len(self.tokens) - 1
+
+    def sample(self, ctx, idx: int) -> bool:
+        token = import_llama_cpp().llama_sampler_sample(self.sampler.sampler, ctx, idx)
+        return self.push(token)
+
+    def push(self, token: int) -> bool:
+        """Take one sampled token; True when the sequence is finished (``text`` and ``reason`` set)."""
+        llm = self.llm
+        if import_llama_cpp().llama_vocab_is_eog(llm._model.vocab, token):
+            return self._finish(llm.detokenize(self.tokens, prev_tokens=self.prompt), "stop")
+        self.tokens.append(token)
+        self.last = token
+        text = llm.detokenize(self.tokens, prev_tokens=self.prompt)
+        for k, char in enumerate(text[-3:]):            # an unfinished UTF-8 character: no checks this token
+            k = 3 - k
+            for num, pattern in _UTF8_LEADS:
+                if num > k and pattern & char == pattern:
+                    self._multibyte = num - k
+        if self._multibyte > 0:
+            self._multibyte -= 1
+            return False
+        hits = [s for s in self.stops if s in text]
+        if hits:
+            return self._finish(text[: text.index(hits[0])], "stop")
+        if len(self.tokens) >= self.max_tokens:
+            return self._finish(text, "length")
+        return False
+
+    def _finish(self, text: bytes, reason: str) -> bool:
+        self.text, self.reason = text, reason
+        self.sampler.close()
+        return True
+
+    def close(self) -> None:
+        self.sampler.close()
+
+
+class Streams:
+    """A context of ``n_seq`` KV streams over an already loaded ``Llama``'s model, with its context settings."""
+
+    def __init__(self, llm, n_seq: int):
+        low = import_llama_cpp()
+        params = low.llama_context_default_params()
+        ctypes.memmove(ctypes.byref(params), ctypes.byref(llm.context_params), ctypes.sizeof(params))
+        params.n_seq_max, params.kv_unified = n_seq, False
+        params.n_ctx = llm.n_ctx() * n_seq               # each stream gets n_ctx / n_seq_max cells
+        self.low, self.n_seq, self.n_batch = low, n_seq, llm.n_batch
+        self.ctx = low.llama_init_from_model(llm._model.model, params)
+        if not self.ctx:
+            raise ValueError(f"llama.cpp could not create a context of {n_seq} sequences")
+        self.memory = low.llama_get_memory(self.ctx)
+        self.batch = low.llama_batch_init(max(self.n_batch, n_seq), 0, 1)
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """entries: (token, position, sequence, wants logits)."""
+        batch = self.batch
+        batch.n_tokens = len(entries)
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, pos, 1, logits
+            batch.seq_id[i][0] = seq
+        rc = self.low.llama_decode(self.ctx, batch)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode returned {rc}")
+
+    def prompt(self, slot: int, ids: list[int]) -> int:
+        """Evaluate a prompt into an emptied stream; returns the batch index of its last logits."""
+        self.low.llama_memory_seq_rm(self.memory, slot, -1, -1)
+        for start in range(0, len(ids), self.n_batch):
+            chunk = ids[start:start + self.n_batch]        # logits for each chunk's last token, as Llama.eval
+            self._decode([(t, start + j, slot, j == len(chunk) - 1) for j, t in enumerate(chunk)])
+        return (len(ids) - 1) % self.n_batch
+
+    def copy(self, src: int, dst: int) -> None:
+        """Give stream ``dst`` the KV of stream ``src`` (the same prompt, evaluated once)."""
+        self.low.llama_memory_seq_rm(self.memory, dst, -1, -1)
+        self.low.llama_memory_seq_cp(self.memory, src, dst, -1, -1)
+
+    def batch_invariant(self, llm) -> bool:
+        """Whether two sequences, a short and a longer one, decoded here alone and beside up to n_seq-1 others,
+        get logits bit-identical to those of ``llm``'s own one-sequence context (create_completion's). Holds for
+        f16/q8_0/q4_0/Q4_1 on the AVX-512 development CPU; not for bf16, nor with flash attention (there the
+        longer sequence changes with its batch-mates)."""
+        low, n_vocab = self.low, llm.n_vocab()
+        # 260 crosses the 256-cell attention window; Llama.eval holds at most the n_ctx asked for (llama.cpp's own
+        # n_ctx may be padded above it)
+        long = min(260, len(llm.input_ids) - 2)
+        lengths = [min(8, long), long, *[min(8, long)] * (self.n_seq - 2)]
+        prompts = [[(7919 * i + 17 * seq + 1) % n_vocab for i in range(n)] for seq, n in enumerate(lengths)]
+
+        def logits(ctx, idx: int) -> bytes:
+            return ctypes.string_at(low.llama_get_logits_ith(ctx, idx), 4 * n_vocab)
+
+        alone = []
+        for ids in prompts[:2]:
+            llm.reset()
+            llm.eval(ids)
+            llm.eval(ids[:1])
+            alone.append(logits(llm.ctx, -1))
+        llm.reset()
+        one = self.n_seq == 1
+        if not one:
+            for seq, ids in enumerate(prompts):
+                self.prompt(seq, ids)
+        same = True
+        for group in ([[0], [1]] if one else [list(range(k)) for k in range(1, self.n_seq + 1)]):
+            for seq in group:               # back to the prompt alone before each decode
+                self.prompt(0, prompts[seq]) if one else low.llama_memory_seq_rm(self.memory, seq, lengths[seq], -1)
+            slots = [0] if one else group
+            self._decode([(prompts[seq][0], lengths[seq], slot, True) for slot, seq in zip(slots, group)])
+            same = same and all(logits(self.ctx, i) == alone[seq] for i, seq in enumerate(group) if seq < 2)
+        for slot in range(self.n_seq):
+            low.llama_memory_seq_rm(self.memory, slot, -1, -1)
+        return same
+
+    def step(self, slots: dict[int, Sequence]) -> dict[int, int]:
+        """Decode each slot's last sampled token in one batch; returns slot -> batch index of its logits."""
+        order = sorted(slots)
+        self._decode([(slots[s].last, slots[s].pos, s, True) for s in order])
+        return {s: i for i, s in enumerate(order)}
+
+    def run(self, order: list[int], prompts: list[list[int]], make: Callable[[int], Sequence],
+            done: Callable[[int, Sequence], bool], fail: Callable[[int, Exception], bool]) -> None:
+        """Generate the requests in ``order`` (``make(i)`` gives request i's Sequence), at most n_seq at a time; a
+        finished one frees its stream for the next. ``done``/``fail`` report each; once one returns False no
+        further request starts (those started still finish). Requests with equal prompts that start together
+        evaluate it once and copy its KV."""
+        queue, free = list(order), list(range(self.n_seq))
+        active: dict[int, tuple[int, Sequence]] = {}
+        admitting = True
+        while (admitting and queue) or active:
+            live = None                       # (prompt, slot, batch index) whose logits are still current
+            while admitting and queue and free:
+                i, slot = queue.pop(0), free.pop(0)
+                seq = None
+                try:
+                    seq = make(i)
+                    if live is not None and live[0] == prompts[i]:
+                        if live[1] != slot:
+                            self.copy(live[1], slot)
+                        idx = live[2]
+                    else:
+                        idx = self.prompt(slot, prompts[i])
+                        live = (prompts[i], slot, idx)
+                    finished = seq.sample(self.ctx, idx)
+                except (ValueError, RuntimeError) as exc:   # llama.cpp reports problems this way
+                    if seq is not None:
+                        seq.close()
+                    free.append(slot)
+                    live = None
+                    admitting = bool(fail(i, exc)) and admitting
+                    continue
+                if finished:
+                    free.append(slot)
+                    admitting = bool(done(i, seq)) and admitting
+                else:
+                    active[slot] = (i, seq)
+            if not active:
+                continue
+            try:
+                index = self.step({slot: seq for slot, (_, seq) in active.items()})
+            except RuntimeError as exc:
+                for slot, (i, seq) in sorted(active.items()):
+                    seq.close()
+                    free.append(slot)
+                    admitting = bool(fail(i, exc)) and admitting
+                active.clear()
+                continue
+            for slot, (i, seq) in sorted(active.items()):
+                if seq.sample(self.ctx, index[slot]):
+                    del active[slot]
+                    free.append(slot)
+                    admitting = bool(done(i, seq)) and admitting
+
+    def close(self) -> None:
+        if self.ctx:
+            self.low.llama_batch_free(self.batch)
+            self.low.llama_free(self.ctx)
+            self.ctx = None
