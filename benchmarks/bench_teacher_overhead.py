@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from synthesizrr.core.config import TeacherConfig
-from synthesizrr.core.assets import resolve_model
 from synthesizrr.teachers import Request, build_teacher
+from synthesizrr.teachers.gguf_weights import converted
+from synthesizrr.teachers.llamacpp import gguf_path
 
 TOPICS = ["football", "a central bank", "a new phone", "an election", "a film premiere", "a tennis final",
           "oil prices", "a software update", "a music award", "a budget vote"]
@@ -37,7 +38,8 @@ def run_direct(cfg: TeacherConfig, requests: list[Request]) -> tuple[float, list
     from llama_cpp import Llama
 
     start = time.perf_counter()
-    llm = Llama(resolve_model(cfg.model), n_ctx=cfg.context_length, n_threads=cfg.n_threads,
+    # the file the backend loads (the packaged Q4_1 crashes llama.cpp's AMX kernels on AMX CPUs, docs/teachers.md)
+    llm = Llama(str(converted(gguf_path(cfg.model), cfg.weights)), n_ctx=cfg.context_length, n_threads=cfg.n_threads,
                 n_threads_batch=cfg.n_threads, n_batch=min(512, cfg.context_length), verbose=False)
     texts, n_out = [], 0
     for r in requests:
@@ -92,8 +94,10 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    cfg = TeacherConfig(name="smollm2_offline", backend="llamacpp", model="offline:smollm2",
-                        n_threads=args.threads, context_length=2048)
+    # the offline default's weights; one request at a time on both sides (batch_size=1): batched decoding is
+    # bench_teacher_weights.py's subject
+    cfg = TeacherConfig(name="smollm2_offline", backend="llamacpp", model="offline:smollm2", weights="f16",
+                        n_threads=args.threads, context_length=2048, batch_size=1)
     requests = prompts(args.prompts, args.tokens)
     run_direct(cfg, requests[:2])                      # warm the page cache and the CPU
     per_call = framework_cost_per_call(cfg, requests)

@@ -116,3 +116,12 @@ def test_extra_buffers_are_off_for_quantized_weights_on_amx_cpus(smollm2_cfg, mo
     monkeypatch.setattr(llamacpp, "cpu_has_amx", lambda: amx)
     teacher = build_teacher(smollm2_cfg(weights=weights, extra=extra), None)
     assert teacher.backend._extra_bufts() is expected
+
+
+def test_llama_kwargs_are_part_of_the_identity_batch_size_is_not(smollm2_cfg):
+    """Flash attention or KV types change the numbers, so the texts; batched decoding does not (test_llamacpp_streams)."""
+    request = [Request("Write one sentence about football.", 8, seed=1)]
+    plain, fa, batch1 = (build_teacher(smollm2_cfg(weights="f16", **kw), None) for kw in (
+        {}, {"extra": {"llama_kwargs": {"flash_attn": True}}}, {"batch_size": 1}))
+    assert "llama_kwargs" not in plain.identity and fa.identity["llama_kwargs"] == {"flash_attn": True}
+    assert fa.call_keys(request) != plain.call_keys(request) == batch1.call_keys(request)
