@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 _PROBED: dict[tuple, bool] = {}      # (model file, sequences, llama_kwargs) -> batched decoding keeps logits
 
 
+def _error(exc: Exception) -> Completion:
+    """A failed call from what llama.cpp raised (it reports decode problems as ValueError/RuntimeError)."""
+    return failed(f"llama.cpp: {type(exc).__name__}: {exc}")
+
+
 def _llama_class():
     return import_llama_cpp().Llama      # sets OMP_WAIT_POLICY=PASSIVE first (see gguf_weights)
 
@@ -218,7 +223,7 @@ class LlamaCppBackend(TokenizedBackend):
             except (ValueError, RuntimeError) as exc:     # llama.cpp reports decode problems this way
                 if isinstance(exc, TeacherError):
                     raise
-                completion = failed(f"llama.cpp: {type(exc).__name__}: {exc}")
+                completion = _error(exc)
             if not emit(i, completion):
                 return
 
@@ -244,7 +249,7 @@ class LlamaCppBackend(TokenizedBackend):
                                       finish_reason=finish_reason(seq.reason)))
 
         def fail(i: int, exc: Exception) -> bool:
-            return emit(i, failed(f"llama.cpp: {type(exc).__name__}: {exc}"))
+            return emit(i, _error(exc))
 
         streams.run(self._order(prompts), prompts, make, done, fail)
 

@@ -163,17 +163,21 @@ class Streams:
             llm.eval(ids[:1])
             alone.append(logits(llm.ctx, -1))
         llm.reset()
-        one = self.n_seq == 1
-        if not one:
+        if self.n_seq == 1:                 # the one stream holds each probe sequence in turn
+            runs = [[(0, 0)], [(0, 1)]]
+        else:                               # stream i holds sequence i; runs of 1..n_seq of them
             for seq, ids in enumerate(prompts):
                 self.prompt(seq, ids)
+            runs = [[(seq, seq) for seq in range(k)] for k in range(1, self.n_seq + 1)]
         same = True
-        for group in ([[0], [1]] if one else [list(range(k)) for k in range(1, self.n_seq + 1)]):
-            for seq in group:               # back to the prompt alone before each decode
-                self.prompt(0, prompts[seq]) if one else low.llama_memory_seq_rm(self.memory, seq, lengths[seq], -1)
-            slots = [0] if one else group
-            self._decode([(prompts[seq][0], lengths[seq], slot, True) for slot, seq in zip(slots, group)])
-            same = same and all(logits(self.ctx, i) == alone[seq] for i, seq in enumerate(group) if seq < 2)
+        for run in runs:                    # (stream, sequence) pairs decoded together, each from its prompt alone
+            for slot, seq in run:
+                if self.n_seq == 1:
+                    self.prompt(slot, prompts[seq])
+                else:
+                    low.llama_memory_seq_rm(self.memory, slot, lengths[seq], -1)
+            self._decode([(prompts[seq][0], lengths[seq], slot, True) for slot, seq in run])
+            same = same and all(logits(self.ctx, i) == alone[seq] for i, (_, seq) in enumerate(run) if seq < 2)
         for slot in range(self.n_seq):
             low.llama_memory_seq_rm(self.memory, slot, -1, -1)
         return same
