@@ -1,7 +1,8 @@
 """The offline teacher (SmolLM2-135M on llama.cpp) per GGUF weight type (teacher.weights), side by side.
 
 1. quickstart: the synthesize stages of the quickstart's FewGen and SynthesizRR rows with the old default (native
-   Q4_1, one sequence at a time) and the current one (conf/teacher/smollm2_offline.yaml: f16, teacher.batch_size
+   Q4_1, one sequence at a time) and the current one (conf/teacher/smollm2_offline.yaml: auto, i.e. f16 on AMX
+   CPUs and q4_0 elsewhere, teacher.batch_size
    sequences decoded together), each from an empty call cache (upstream stages are shared); --quickstart-all adds
    each change alone. The order of the variants is reversed every other repetition.
 2. speeds: per weight type, on a FewGen 32-shot (~1,800 tokens) and a RetrICL 3-shot (~700 tokens) prompt from
@@ -48,7 +49,10 @@ from synthesizrr.teachers.cached import CachedTeacher
 TYPES = ("native", "q4_0", "q8_0", "f16", "bf16")       # native = the packaged Q4_1
 QUANTIZED = ("native", "q4_0", "q8_0")
 CONF = Path(__file__).resolve().parents[1] / "conf" / "teacher" / "smollm2_offline.yaml"
-OLD, NEW = "native", yaml.safe_load(CONF.read_text()).get("weights", "native")   # old and current default
+# old and current default (auto: the type TeacherConfig resolves it to on this CPU)
+OLD = "native"
+NEW = TeacherConfig(name="bench", backend="llamacpp", model="offline:smollm2",
+                    weights=yaml.safe_load(CONF.read_text()).get("weights", "native")).weights
 # the console's stage line: "synthesize done in 41.3s" / "... in 7m 05s" (older: "stage synthesize: done in 41.3s")
 STAGE_LINE = re.compile(r"synthesize:? +done in (?:(\d+)m )?([0-9.]+)s")
 
