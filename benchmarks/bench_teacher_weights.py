@@ -1,8 +1,7 @@
 """The offline teacher (SmolLM2-135M on llama.cpp) per GGUF weight type (teacher.weights), side by side.
 
 1. quickstart: the synthesize stages of the quickstart's FewGen and SynthesizRR rows with the old default (native
-   Q4_1, one sequence at a time) and the current one (conf/teacher/smollm2_offline.yaml: auto, i.e. f16 on AMX
-   CPUs and q4_0 elsewhere, teacher.batch_size
+   Q4_1, one sequence at a time) and the current one (conf/teacher/smollm2_offline.yaml: f16, teacher.batch_size
    sequences decoded together), each from an empty call cache (upstream stages are shared); --quickstart-all adds
    each change alone. The order of the variants is reversed every other repetition.
 2. speeds: per weight type, on a FewGen 32-shot (~1,800 tokens) and a RetrICL 3-shot (~700 tokens) prompt from
@@ -49,12 +48,21 @@ from synthesizrr.teachers.cached import CachedTeacher
 TYPES = ("native", "q4_0", "q8_0", "f16", "bf16")       # native = the packaged Q4_1
 QUANTIZED = ("native", "q4_0", "q8_0")
 CONF = Path(__file__).resolve().parents[1] / "conf" / "teacher" / "smollm2_offline.yaml"
-# old and current default (auto: the type TeacherConfig resolves it to on this CPU)
-OLD = "native"
-NEW = TeacherConfig(name="bench", backend="llamacpp", model="offline:smollm2",
-                    weights=yaml.safe_load(CONF.read_text()).get("weights", "native")).weights
+OLD, NEW = "native", yaml.safe_load(CONF.read_text()).get("weights", "native")   # old and current default
 # the console's stage line: "synthesize done in 41.3s" / "... in 7m 05s" (older: "stage synthesize: done in 41.3s")
 STAGE_LINE = re.compile(r"synthesize:? +done in (?:(\d+)m )?([0-9.]+)s")
+
+
+def cpu_model() -> str:
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    name = re.search(r"model name\s*:\s*(.+)", info)
+    flags = re.search(r"flags\s*:\s*(.+)", info)
+    flags = set(flags.group(1).split()) if flags else set()
+    simd = [f for f in ("avx512f", "avx512_bf16", "amx_tile", "avx2") if f in flags][:3]
+    return f"{name.group(1).strip() if name else 'unknown'}, {', '.join(simd) or 'no AVX2'}"
 
 
 def extra_bufts(weights: str, args) -> dict:
@@ -283,6 +291,7 @@ def main() -> None:
     tmp = None if args.store else Path(tempfile.mkdtemp(prefix="bench_weights_"))
     store = args.store or tmp / "store"
     parts = set(args.parts.split(","))
+    print(f"CPU: {cpu_model()} (the fastest type, and whether f16 decodes the same in batches, depend on it)")
     print("one-off conversions (llama.cpp's quantizer, from the packaged Q4_1):")
     conversion_times(args)
     for weights in TYPES[1:]:                 # the runs below find them in the cache

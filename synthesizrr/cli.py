@@ -101,8 +101,6 @@ def run(cfg_node) -> dict:
              cfg.teacher.name if method.uses_teacher else "no teacher", cfg.fidelity)
     config_dict = OmegaConf.to_container(cfg_node, resolve=True)
     config_dict.pop("hydra", None)
-    if isinstance(config_dict.get("teacher"), dict):
-        config_dict["teacher"]["weights"] = cfg.teacher.weights     # `auto` as validate resolved it for this CPU
     tracker = Tracker(cfg, config_dict, run_name=f"{cfg.dataset.name}/{method.label}")
     summary = {}
     try:

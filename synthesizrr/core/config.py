@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .assets import fastest_gguf_weights
 from .errors import ConfigError
 
 
@@ -178,8 +177,7 @@ class TeacherConfig:
     context_length: int = 2048
     batch_size: int = 8
     n_threads: Optional[int] = None
-    weights: str = "native"              # llamacpp: GGUF weight type to convert to (cached); native keeps the file's;
-                                         # auto: the fastest type for this CPU, fixed here (keys and records show it)
+    weights: str = "native"              # llamacpp: GGUF weight type to convert to (cached); native keeps the file's
     device: str = "auto"
     dtype: str = "auto"
     base_urls: List[str] = field(default_factory=list)   # OpenAI-compatible servers; requests spread over them
@@ -206,9 +204,7 @@ class TeacherConfig:
     def __post_init__(self) -> None:
         if ":" not in self.backend:   # "module:Class" names a backend of the user's (checked when it loads)
             _choice("teacher.backend", self.backend, ("llamacpp", "hf", "vllm", "openai", "anthropic"))
-        _choice("teacher.weights", self.weights, ("auto", "native", "bf16", "f16", "q8_0", "q4_0"))
-        if self.weights == "auto":           # resolved before any key is made: other weights, other texts
-            self.weights = fastest_gguf_weights() if self.backend == "llamacpp" else "native"
+        _choice("teacher.weights", self.weights, ("native", "bf16", "f16", "q8_0", "q4_0"))
         _range("teacher.top_p", self.top_p, 0, 1, lo_open=True)
         _range("teacher.temperature", self.temperature, 0)
         _range("teacher.max_new_tokens", self.max_new_tokens, 1)

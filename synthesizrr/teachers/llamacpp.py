@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..core.config import TeacherConfig
-from ..core.assets import cpu_has_amx, resolve_model
+from ..core.assets import resolve_model
 from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .chat import ChatTemplate
 from .gguf_weights import converted, import_llama_cpp
@@ -56,6 +56,13 @@ def _model_params(**fields):
         yield
     finally:
         low.llama_model_default_params = default
+
+
+def cpu_has_amx() -> bool:
+    try:
+        return "amx_tile" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
 
 
 def gguf_path(model: str) -> Path:

@@ -12,10 +12,9 @@ pytestmark = pytest.mark.slow      # real SmolLM2 generations
 
 @pytest.fixture(scope="module")
 def smollm2(smollm2_cfg):
-    # the offline default's weights (conf/teacher/smollm2_offline.yaml: auto, the type for this CPU); the packaged
-    # Q4_1 as it is crashes in llama.cpp's AMX kernels on some CPUs (docs/teachers.md), test_weights.py covers the
-    # conversion itself
-    return lambda **kw: smollm2_cfg(**{"weights": "auto", **kw})
+    # the offline default's weights (conf/teacher/smollm2_offline.yaml); the packaged Q4_1 as it is crashes in
+    # llama.cpp's AMX kernels on some CPUs (docs/teachers.md), test_weights.py covers the conversion itself
+    return lambda **kw: smollm2_cfg(**{"weights": "f16", **kw})
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,7 @@ def test_weights_are_part_of_the_identity_and_the_call_keys(smollm2_cfg):
 def test_bad_weights_value_fails_with_one_line():
     with pytest.raises(ConfigError) as err:
         TeacherConfig(name="t", backend="llamacpp", model="offline:smollm2", weights="fp8")
-    assert str(err.value) == ("teacher.weights='fp8' is not allowed: choose one of auto, native, bf16, f16, q8_0, q4_0")
+    assert str(err.value) == ("teacher.weights='fp8' is not allowed: choose one of native, bf16, f16, q8_0, q4_0")
     merged = OmegaConf.merge(OmegaConf.structured(TeacherConfig),
                              {"name": "t", "backend": "llamacpp", "model": "m", "weights": "int3"})
     with pytest.raises(ConfigError, match=r"^teacher.weights='int3' is not allowed") as err:
@@ -116,30 +116,6 @@ def test_extra_buffers_are_off_for_quantized_weights_on_amx_cpus(smollm2_cfg, mo
     monkeypatch.setattr(llamacpp, "cpu_has_amx", lambda: amx)
     teacher = build_teacher(smollm2_cfg(weights=weights, extra=extra), None)
     assert teacher.backend._extra_bufts() is expected
-
-
-@pytest.mark.parametrize("amx, expected", [(True, "f16"), (False, "q4_0")])
-def test_auto_weights_are_fixed_by_the_cpu_before_any_key_is_made(tmp_path, monkeypatch, amx, expected):
-    """weights=auto becomes a concrete type in the typed config, so the stage keys, the call keys and the run record
-    are those of that type (a store shared by AMX and AVX2 machines keeps their texts apart)."""
-    from synthesizrr.compose import load_config
-    from synthesizrr.core import assets
-    from synthesizrr.pipeline import Pipeline
-
-    monkeypatch.setattr(assets, "cpu_has_amx", lambda: amx)
-
-    def run(weights):
-        cfg = load_config(["experiment=quickstart", "method=fewgen", f"store_dir={tmp_path}",
-                           f"teacher.weights={weights}"])
-        pipe = Pipeline(cfg)
-        pipe.content = {"prepare": "prepared"}
-        return cfg, pipe.key_parts("synthesize")
-
-    cfg, parts = run("auto")
-    assert cfg.teacher.weights == expected
-    assert parts == run(expected)[1] != run("q8_0")[1]
-    assert build_teacher(cfg.teacher, None).identity["weights"] == expected
-    assert TeacherConfig(name="t", backend="hf", model="m", weights="auto").weights == "native"   # llamacpp only
 
 
 def test_llama_kwargs_are_part_of_the_identity_batch_size_is_not(smollm2_cfg):
