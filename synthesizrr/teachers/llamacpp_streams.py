@@ -165,17 +165,20 @@ class Streams:
         llm.reset()
         if self.n_seq == 1:                 # the one stream holds each probe sequence in turn
             runs = [[(0, 0)], [(0, 1)]]
+
+            def back_to_prompt(slot: int, seq: int) -> None:
+                self.prompt(slot, prompts[seq])
         else:                               # stream i holds sequence i; runs of 1..n_seq of them
             for seq, ids in enumerate(prompts):
                 self.prompt(seq, ids)
             runs = [[(seq, seq) for seq in range(k)] for k in range(1, self.n_seq + 1)]
+
+            def back_to_prompt(slot: int, seq: int) -> None:
+                low.llama_memory_seq_rm(self.memory, slot, lengths[seq], -1)
         same = True
         for run in runs:                    # (stream, sequence) pairs decoded together, each from its prompt alone
             for slot, seq in run:
-                if self.n_seq == 1:
-                    self.prompt(slot, prompts[seq])
-                else:
-                    low.llama_memory_seq_rm(self.memory, slot, lengths[seq], -1)
+                back_to_prompt(slot, seq)
             self._decode([(prompts[seq][0], lengths[seq], slot, True) for slot, seq in run])
             same = same and all(logits(self.ctx, i) == alone[seq] for i, (_, seq) in enumerate(run) if seq < 2)
         for slot in range(self.n_seq):

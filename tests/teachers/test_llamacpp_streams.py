@@ -112,3 +112,14 @@ def test_kv_streams_are_capped_by_available_memory(q4, monkeypatch):
     assert llamacpp_streams.streams_that_fit(llm, 2) == 2
     monkeypatch.setattr(llamacpp_streams, "available_memory", lambda: per_stream)
     assert llamacpp_streams.streams_that_fit(llm, 8) == 1      # never none
+
+
+def test_the_probe_with_one_stream_decodes_each_sequence_in_it_in_turn(q4):
+    """With one stream (memory for no more) the probe evaluates each probe sequence in it again before decoding."""
+    llm = q4._load()
+    one = Streams(llm, 1)
+    try:
+        assert one.batch_invariant(llm) is True
+        assert one.low.llama_memory_seq_pos_max(one.memory, 0) == -1      # left empty for the requests
+    finally:
+        one.close()
