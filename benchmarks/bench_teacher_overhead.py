@@ -5,9 +5,12 @@ Both sides generate the same prompts with the same seeds and sampling settings; 
 ``Llama.create_chat_completion`` (the GGUF's own template) after ``reset()``, as the framework does, so both do the
 same work and should produce the same texts. Runs alternate (direct, framework, framework, direct, ...) to spread
 machine noise evenly, and the best run of each side is compared (noise only ever adds time). The framework gets a
-fresh cache file every run, so every call is a miss.
+fresh cache file every run, so every call is a miss. Where llama.cpp multiplies one row differently from several
+(f16 on AVX2 CPUs, bf16) the framework decodes a lone request beside a companion token (docs/teachers.md): texts
+then differ and decoding costs more, so use --weights q8_0 (or native) on such a CPU.
 
     python benchmarks/bench_teacher_overhead.py [--prompts 50] [--rounds 3] [--tokens 32] [--threads 2]
+        [--weights f16]
 """
 from __future__ import annotations
 
@@ -93,10 +96,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--weights", default="f16", help="teacher.weights (default: the offline default's)")
     args = ap.parse_args()
     # the offline default's weights; one request at a time on both sides (batch_size=1): batched decoding is
     # bench_teacher_weights.py's subject
-    cfg = TeacherConfig(name="smollm2_offline", backend="llamacpp", model="offline:smollm2", weights="f16",
+    cfg = TeacherConfig(name="smollm2_offline", backend="llamacpp", model="offline:smollm2", weights=args.weights,
                         n_threads=args.threads, context_length=2048, batch_size=1)
     requests = prompts(args.prompts, args.tokens)
     run_direct(cfg, requests[:2])                      # warm the page cache and the CPU

@@ -7,8 +7,9 @@
 2. speeds: per weight type, on a FewGen 32-shot (~1,800 tokens) and a RetrICL 3-shot (~700 tokens) prompt from
    those runs: prompt evaluation tokens/s from an empty KV cache and decode tokens/s (one token per step);
    repetitions interleaved, median, ratios against native Q4_1. Also the one-off conversion time per type.
-3. batch: decode tokens/s with 1-16 sequences per step, and whether each weight type keeps logits bit-identical in
-   batches (the backend's probe; where not, it decodes one sequence at a time).
+3. batch: decode tokens/s with 1-16 sequences per step, and per weight type the backend's probe: whether a
+   sequence's logits stay bit-identical whatever decodes beside it, and whether they equal create_completion's
+   (one row multiplied like several; where not, a lone sequence decodes beside a companion token).
 4. samples: n samples of one prompt (ZeroGen-like), the prompt evaluated once vs once per sample (texts must match).
 5. kv: KV prefix reuse (llama-cpp-python's default without reset()) vs a reset per call: how many texts change.
 
@@ -189,14 +190,14 @@ def speeds(prompts: dict[str, str], args) -> None:
 
 def batched_decode(prompts: dict[str, str], args) -> None:
     """Decode tokens/s with 1..16 sequences per llama.cpp step (each in its own KV stream, after a quickstart
-    prompt), and per weight type whether batches keep logits bit-identical (the backend's probe)."""
-    from synthesizrr.teachers.llamacpp_streams import Streams
+    prompt), and per weight type what the backend's probe finds."""
+    from synthesizrr.teachers.llamacpp_streams import Streams, probe
     sizes = (1, 2, 4, 8, 16)
     for w in TYPES:
         teacher = teacher_for(w, args)
         llm = teacher.backend._load()
-        streams = Streams(llm, max(sizes))
-        invariant = streams.batch_invariant(llm)
+        found = probe(llm)
+        streams = Streams(llm, max(sizes), lone=found.as_alone)
         line = []
         for name, prompt in prompts.items():
             ids = teacher.backend.prompt_ids(Request(prompt, 64, seed=0))
@@ -210,12 +211,13 @@ def batched_decode(prompts: dict[str, str], args) -> None:
                         streams.low.llama_memory_seq_rm(streams.memory, slot, len(ids), -1)
                     start = time.perf_counter()
                     for step in range(args.decode_tokens // 4):
-                        streams._decode([(ids[step], len(ids) + step, slot, True) for slot in range(k)])
+                        streams.decode_step([(ids[step], len(ids) + step, slot) for slot in range(k)])
                     best = min(best, (time.perf_counter() - start) / (args.decode_tokens // 4))
                 rates.append(k / best)
             line.append(f"{name}: " + ", ".join(f"{k}: {r:.0f}" for k, r in zip(sizes, rates)))
-        print(f"  {w:6s} batch-invariant {'yes' if invariant else 'no '} | decode tok/s by sequences per step | "
-              + " | ".join(line), flush=True)
+        print(f"  {w:6s} batches invariant {'yes' if found.invariant else 'no '}, = create_completion "
+              f"{'yes' if found.as_alone else 'no '} | decode tok/s by sequences per step | " + " | ".join(line),
+              flush=True)
         streams.close()
         teacher.close()
 
@@ -253,7 +255,7 @@ def kv_prefix(prompts: dict[str, list[str]], args) -> None:
     requests = [Request(p, 64, seed=7 + s) for ps in prompts.values() for p in ps[:args.kv_prompts] for s in (0, 1)]
     kw = dict(temperature=teacher.cfg.temperature, top_p=teacher.cfg.top_p, top_k=teacher.cfg.top_k, min_p=0.0,
               typical_p=1.0, repeat_penalty=1.0)
-    reset = [backend.generate_one(r).text for r in requests]
+    reset = [backend._alone(backend.prompt_ids(r), r).text for r in requests]     # create_completion after reset()
     llm.reset()
     reuse, reused_tokens, total_tokens = [], 0, 0
     for r in requests:

@@ -1,9 +1,9 @@
 """llama.cpp backend (llama-cpp-python) for GGUF files, e.g. the offline default SmolLM2-135M-Instruct.
 
 chat=true renders the GGUF's embedded chat template; chat=false sends the raw prompt. Each call gets its own
-seed and KV stream; up to batch_size calls decode together, and a (prompt, seed) gives the same text as alone
-(create_completion after a reset) whatever ran before or beside it. Requests with the same prompt that start
-together evaluate it once and copy its KV.
+seed and KV stream; up to batch_size calls decode together, and a (prompt, seed) gives the same text whatever ran
+before or beside it (llamacpp_streams.py; where the probe finds otherwise, create_completion one call at a time).
+Requests with the same prompt that start together evaluate it once and copy its KV.
 Sampling is top_k -> top_p -> temperature with min_p and repeat penalty off (pure nucleus sampling as in HF).
 teacher.weights loads a cached conversion of the GGUF (gguf_weights.py) instead of the file itself.
 """
@@ -22,10 +22,10 @@ from ..core.assets import resolve_model
 from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .chat import ChatTemplate
 from .gguf_weights import converted, import_llama_cpp
-from .llamacpp_streams import SEED_RANGE, Sequence, Streams, streams_that_fit
+from .llamacpp_streams import SEED_RANGE, Probe, Sequence, Streams, probe, streams_that_fit
 
 log = logging.getLogger(__name__)
-_PROBED: dict[tuple, bool] = {}      # (model file, sequences, llama_kwargs) -> batched decoding keeps logits
+_PROBED: dict[tuple, Probe] = {}      # (model file, llama_kwargs) -> what batches do to logits on this CPU
 
 
 def _error(exc: Exception) -> Completion:
@@ -86,7 +86,8 @@ class LlamaCppBackend(TokenizedBackend):
         self._llm = None          # full model, loaded on the first generation
         self._template: Optional[ChatTemplate] = None
         self._ctx: Optional[Streams] = None      # the KV streams run() decodes in, made on the first run
-        self._batched: Optional[bool] = None     # whether batched decoding keeps logits bit-identical here
+        self._batched: Optional[bool] = None     # whether texts are decoded in streams (the probe: invariant)
+        self._lone = False                       # whether a lone sequence decodes like one among several
 
     def identity(self) -> dict:
         # file name and size rather than the full path, so a cache moves between machines; converted weights
@@ -170,11 +171,14 @@ class LlamaCppBackend(TokenizedBackend):
                     temp=self.cfg.temperature, repeat_penalty=1.0)
 
     def generate_one(self, request: Request) -> Completion:
-        """One request alone through llama-cpp-python's create_completion from an empty KV cache: the reference
-        ``run`` matches text for text (tests, benchmarks)."""
-        return self._alone(self.prompt_ids(request), request)
+        """One request alone, the way ``run`` decodes it: the reference ``run`` matches text for text whatever the
+        batch (tests, benchmarks)."""
+        out: dict[int, Completion] = {}
+        self.run([request], lambda i, c: out.__setitem__(i, c) or True)
+        return out[0]
 
     def _alone(self, ids: list[int], request: Request) -> Completion:
+        """llama-cpp-python's create_completion from an empty KV cache."""
         llm = self._load()
         llm.reset()
         s = self._sampling()
@@ -186,26 +190,25 @@ class LlamaCppBackend(TokenizedBackend):
                           finish_reason=finish_reason(choice["finish_reason"]))
 
     def _streams(self, n: int) -> Optional[Streams]:
-        """KV streams for n sequences, or None where they would not give the texts create_completion gives alone
-        (probed on each new context; the warning once)."""
-        if self._batched is False:
-            return None
+        """KV streams for n sequences, or None where decoding in them would make a text depend on its batch-mates
+        (probed once per process and setting; the warning once)."""
         llm = self._load()
-        n = streams_that_fit(llm, n)
-        if self._ctx is None or self._ctx.n_seq < n:
-            if self._ctx is not None:
-                self._ctx.close()
-            self._ctx = Streams(llm, n)
-            key = (llm.model_path, n, repr(sorted(self.cfg.extra.get("llama_kwargs", {}).items())))
-            if key not in _PROBED:                       # ~1 s: once per process and setting
-                _PROBED[key] = self._ctx.batch_invariant(llm)
-            self._batched = _PROBED[key]
+        if self._batched is None:
+            key = (llm.model_path, repr(sorted(self.cfg.extra.get("llama_kwargs", {}).items())))
+            if key not in _PROBED:                       # ~1 s
+                _PROBED[key] = probe(llm)
+            self._batched, self._lone = _PROBED[key].invariant, _PROBED[key].as_alone
             if not self._batched:
                 log.warning("llama.cpp: teacher.weights=%s%s decodes differently in batches on this CPU; "
                             "generating one request at a time so that texts do not depend on their batch-mates",
                             self.cfg.weights, " with these llama_kwargs" if self.cfg.extra.get("llama_kwargs") else "")
+        if not self._batched:
+            return None
+        n = streams_that_fit(llm, n)
+        if self._ctx is None or self._ctx.n_seq < n:
+            if self._ctx is not None:
                 self._ctx.close()
-                self._ctx = None
+            self._ctx = Streams(llm, n, lone=self._lone)      # one row like several: no companion needed
         return self._ctx
 
     @staticmethod

@@ -1,8 +1,12 @@
 """Several llama.cpp sequences decoded together, each in its own KV stream (kv_unified=false).
 
-A decode step then costs little more than one sequence's (it is bound by per-step overhead on a small model), and a
-sequence's logits are bit-identical to decoding it alone, so a (prompt, seed) gives the text llama-cpp-python's
-``create_completion`` gives after a reset, whatever its batch-mates (tests/teachers/test_llamacpp_streams.py).
+A decode step then costs little more than one sequence's (it is bound by per-step overhead on a small model). A
+step never multiplies a single row: one that would decode one sequence also decodes a one-token companion in a
+scratch stream. llama.cpp takes another kernel for one row than for several (f16 and bf16 weights on AVX2 CPUs
+then give other logits), so with the companion a sequence's logits do not depend on how many decode beside it,
+and a (prompt, seed) gives one text whatever its batch-mates (``probe`` checks this per model and CPU;
+tests/teachers/test_llamacpp_streams.py). Where one row and several agree (q4_0, q8_0 and Q4_1; f16 on AVX-512)
+that text is the one llama-cpp-python's ``create_completion`` gives after a reset.
 Prompts are evaluated one sequence at a time, in the same ``n_batch`` chunks as ``Llama.eval``; only decode steps
 mix sequences. ``Sequence.push`` mirrors ``create_completion``'s loop: end-of-generation token, held-back partial
 UTF-8, stop strings, max_tokens.
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .gguf_weights import import_llama_cpp
@@ -38,9 +43,10 @@ def available_memory() -> int:
 
 
 def streams_that_fit(llm, wanted: int, share: float = 0.25) -> int:
-    """At most ``wanted`` KV streams of n_ctx cells each, within ``share`` of the available memory (at least 1)."""
+    """At most ``wanted`` KV streams of n_ctx cells each, besides the scratch stream, within ``share`` of the
+    available memory (at least 1)."""
     per_stream = kv_bytes_per_token(llm) * llm.n_ctx()
-    return max(1, min(wanted, int(share * available_memory() // per_stream)))
+    return max(1, min(wanted, int(share * available_memory() // per_stream) - 1))
 
 
 class Sequence:
@@ -102,20 +108,23 @@ class Sequence:
 
 
 class Streams:
-    """A context of ``n_seq`` KV streams over an already loaded ``Llama``'s model, with its context settings."""
+    """A context of ``n_seq`` KV streams of ``cells`` cells each (default the loaded ``Llama``'s n_ctx) and a
+    scratch stream for the companion token, over ``llm``'s model with its context settings. ``lone=True`` lets a
+    lone sequence decode without the companion (where the probe found one row and several agree)."""
 
-    def __init__(self, llm, n_seq: int):
+    def __init__(self, llm, n_seq: int, cells: Optional[int] = None, lone: bool = False):
         low = import_llama_cpp()
         params = low.llama_context_default_params()
         ctypes.memmove(ctypes.byref(params), ctypes.byref(llm.context_params), ctypes.sizeof(params))
-        params.n_seq_max, params.kv_unified = n_seq, False
-        params.n_ctx = llm.n_ctx() * n_seq               # each stream gets n_ctx / n_seq_max cells
+        params.n_seq_max, params.kv_unified = n_seq + 1, False
+        params.n_ctx = (cells or llm.n_ctx()) * (n_seq + 1)     # each stream gets n_ctx / n_seq_max cells
         self.low, self.n_seq, self.n_batch = low, n_seq, llm.n_batch
+        self.scratch, self.companion, self.lone = n_seq, max(0, llm.token_bos()), lone
         self.ctx = low.llama_init_from_model(llm._model.model, params)
         if not self.ctx:
             raise ValueError(f"llama.cpp could not create a context of {n_seq} sequences")
         self.memory = low.llama_get_memory(self.ctx)
-        self.batch = low.llama_batch_init(max(self.n_batch, n_seq), 0, 1)
+        self.batch = low.llama_batch_init(max(self.n_batch, n_seq + 1), 0, 1)
 
     def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
         """entries: (token, position, sequence, wants logits)."""
@@ -141,55 +150,33 @@ class Streams:
         self.low.llama_memory_seq_rm(self.memory, dst, -1, -1)
         self.low.llama_memory_seq_cp(self.memory, src, dst, -1, -1)
 
-    def batch_invariant(self, llm) -> bool:
-        """Whether two sequences, a short and a longer one, decoded here alone and beside up to n_seq-1 others,
-        get logits bit-identical to those of ``llm``'s own one-sequence context (create_completion's). Holds for
-        f16/q8_0/q4_0/Q4_1 on the AVX-512 development CPU; not for bf16, nor with flash attention (there the
-        longer sequence changes with its batch-mates)."""
-        low, n_vocab = self.low, llm.n_vocab()
-        # 260 crosses the 256-cell attention window; Llama.eval holds at most the n_ctx asked for (llama.cpp's own
-        # n_ctx may be padded above it)
-        long = min(260, len(llm.input_ids) - 2)
-        lengths = [min(8, long), long, *[min(8, long)] * (self.n_seq - 2)]
-        prompts = [[(7919 * i + 17 * seq + 1) % n_vocab for i in range(n)] for seq, n in enumerate(lengths)]
+    def decode_step(self, entries: list[tuple[int, int, int]]) -> list[int]:
+        """One decode step of (token, position, stream) entries, each wanting logits; returns their batch indices.
 
-        def logits(ctx, idx: int) -> bytes:
-            return ctypes.string_at(low.llama_get_logits_ith(ctx, idx), 4 * n_vocab)
-
-        alone = []
-        for ids in prompts[:2]:
-            llm.reset()
-            llm.eval(ids)
-            llm.eval(ids[:1])
-            alone.append(logits(llm.ctx, -1))
-        llm.reset()
-        if self.n_seq == 1:                 # the one stream holds each probe sequence in turn
-            runs = [[(0, 0)], [(0, 1)]]
-
-            def back_to_prompt(slot: int, seq: int) -> None:
-                self.prompt(slot, prompts[seq])
-        else:                               # stream i holds sequence i; runs of 1..n_seq of them
-            for seq, ids in enumerate(prompts):
-                self.prompt(seq, ids)
-            runs = [[(seq, seq) for seq in range(k)] for k in range(1, self.n_seq + 1)]
-
-            def back_to_prompt(slot: int, seq: int) -> None:
-                low.llama_memory_seq_rm(self.memory, slot, lengths[seq], -1)
-        same = True
-        for run in runs:                    # (stream, sequence) pairs decoded together, each from its prompt alone
-            for slot, seq in run:
-                back_to_prompt(slot, seq)
-            self._decode([(prompts[seq][0], lengths[seq], slot, True) for slot, seq in run])
-            same = same and all(logits(self.ctx, i) == alone[seq] for i, (_, seq) in enumerate(run) if seq < 2)
-        for slot in range(self.n_seq):
-            low.llama_memory_seq_rm(self.memory, slot, -1, -1)
-        return same
+        llama.cpp splits a step into one matrix multiplication per run of consecutive streams given in increasing
+        order, so the entries go in stream order and each free stream between two of them gets the companion
+        token (at position 0, after emptying it: free streams hold nothing a later prompt keeps). A lone entry
+        gets it in the next stream (the scratch stream after the last), wanting logits too, so that the output
+        layer also multiplies two rows (unless ``lone``)."""
+        by_stream = {slot: (token, pos) for token, pos, slot in entries}
+        lo, hi = min(by_stream), max(by_stream)
+        if lo == hi and not self.lone:
+            hi += 1
+        steps, index = [], {}
+        for slot in range(lo, hi + 1):
+            if slot in by_stream:
+                index[slot] = len(steps)
+                steps.append((*by_stream[slot], slot, True))
+            else:
+                self.low.llama_memory_seq_rm(self.memory, slot, -1, -1)
+                steps.append((self.companion, 0, slot, len(entries) == 1))
+        self._decode(steps)
+        return [index[slot] for _, _, slot in entries]
 
     def step(self, slots: dict[int, Sequence]) -> dict[int, int]:
         """Decode each slot's last sampled token in one batch; returns slot -> batch index of its logits."""
         order = sorted(slots)
-        self._decode([(slots[s].last, slots[s].pos, s, True) for s in order])
-        return {s: i for i, s in enumerate(order)}
+        return dict(zip(order, self.decode_step([(slots[s].last, slots[s].pos, s) for s in order])))
 
     def run(self, order: list[int], prompts: list[list[int]], make: Callable[[int], Sequence],
             done: Callable[[int, Sequence], bool], fail: Callable[[int, Exception], bool]) -> None:
@@ -249,3 +236,55 @@ class Streams:
             self.low.llama_batch_free(self.batch)
             self.low.llama_free(self.ctx)
             self.ctx = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    invariant: bool        # a sequence's logits do not depend on its batch-mates (Streams' decode steps)
+    as_alone: bool         # and equal those of llm's own one-sequence context (create_completion's)
+
+
+def probe(llm) -> Probe:
+    """Decode a short and a 260-token sequence in streams alone (with the companion), together and beside a third,
+    and compare their logits with each other and with ``llm``'s own context (~1 s). Invariant for f16/q8_0/q4_0/Q4_1
+    on both development CPUs, bf16 and flash attention on the AVX2 one; as_alone not for f16/bf16 on AVX2."""
+    low, n_vocab = import_llama_cpp(), llm.n_vocab()
+    # 260 crosses the 256-cell attention window; Llama.eval holds at most the n_ctx asked for (llama.cpp's own
+    # n_ctx may be padded above it)
+    long = min(260, len(llm.input_ids) - 2)
+    lengths = [min(8, long), long, min(8, long)]
+    prompts = [[(7919 * i + 17 * seq + 1) % n_vocab for i in range(n)] for seq, n in enumerate(lengths)]
+
+    def logits(ctx, idx: int) -> bytes:
+        return ctypes.string_at(low.llama_get_logits_ith(ctx, idx), 4 * n_vocab)
+
+    alone = []
+    for ids in prompts[:2]:
+        llm.reset()
+        llm.eval(ids)
+        llm.eval(ids[:1])
+        alone.append(logits(llm.ctx, -1))
+    llm.reset()
+    streams = Streams(llm, len(prompts), cells=min(llm.n_ctx(), 512))
+    try:
+        holds = {}                                      # stream -> the probe sequence whose prompt it holds
+        seen: dict[int, set] = {0: set(), 1: set()}
+        # sequence i decodes in stream i, from its prompt; a lone one and [0, 2] fill a stream with the companion
+        for run in ([1], [0, 1], [0, 1, 2], [1, 2], [0, 2], [0]):
+            for seq in run:
+                if holds.get(seq) == seq:
+                    low.llama_memory_seq_rm(streams.memory, seq, lengths[seq], -1)
+                else:
+                    holds[seq] = seq
+                    streams.prompt(seq, prompts[seq])
+            index = streams.decode_step([(prompts[seq][0], lengths[seq], seq) for seq in run])
+            for slot in range(run[0], max(run[-1], run[0] + 1) + 1):
+                if slot not in run:
+                    holds.pop(slot, None)
+            for i, seq in zip(index, run):
+                if seq in seen:
+                    seen[seq].add(logits(streams.ctx, i))
+    finally:
+        streams.close()
+    return Probe(invariant=all(len(v) == 1 for v in seen.values()),
+                 as_alone=all(v == {alone[seq]} for seq, v in seen.items()))

@@ -1,13 +1,15 @@
-"""Batched decoding in the llama.cpp backend (llamacpp_streams.py): every request gets the text llama-cpp-python's
-create_completion gives it alone, whatever decodes beside it; real SmolLM2 generations."""
+"""Batched decoding in the llama.cpp backend (llamacpp_streams.py): a request's text does not depend on what decodes
+beside it, and where one row and several agree (q4_0) it is the text llama-cpp-python's create_completion gives it
+alone; real SmolLM2 generations."""
 from __future__ import annotations
 
+import ctypes
 import logging
 
 import pytest
 
 from synthesizrr.teachers import Request, build_teacher, llamacpp
-from synthesizrr.teachers.llamacpp_streams import Streams
+from synthesizrr.teachers.llamacpp_streams import Probe, Streams, probe
 
 pytestmark = pytest.mark.slow      # real SmolLM2 generations
 
@@ -36,7 +38,7 @@ def same(a, b) -> bool:
 
 @pytest.fixture(scope="module")
 def q4(smollm2_cfg):
-    """q4_0: batch-invariant on both development CPUs (f16 is not on the AVX2 one, where the probe falls back)."""
+    """q4_0: one row and several give the same logits on both development CPUs (f16 does not on the AVX2 one)."""
     teacher = build_teacher(smollm2_cfg(weights="q4_0", batch_size=4), None)
     yield teacher.backend
     teacher.close()
@@ -44,7 +46,8 @@ def q4(smollm2_cfg):
 
 @pytest.fixture(scope="module")
 def alone(q4):
-    return [q4.generate_one(r) for r in mixed_requests()]
+    """create_completion's texts (llama-cpp-python's own loop, from an empty KV cache)."""
+    return [q4._alone(q4.prompt_ids(r), r) for r in mixed_requests()]
 
 
 def test_batched_texts_equal_each_request_alone(q4, alone, monkeypatch):
@@ -78,7 +81,7 @@ def test_no_new_requests_start_once_emit_says_stop(q4):
 
 
 def test_without_batch_invariance_one_sequence_at_a_time(smollm2_cfg, alone, monkeypatch, caplog):
-    monkeypatch.setattr(Streams, "batch_invariant", lambda self, llm: False)
+    monkeypatch.setattr(llamacpp, "probe", lambda llm: Probe(invariant=False, as_alone=False))
     monkeypatch.setattr(llamacpp, "_PROBED", {})
     teacher = build_teacher(smollm2_cfg(weights="q4_0", batch_size=4), None)
     requests = mixed_requests()
@@ -91,15 +94,52 @@ def test_without_batch_invariance_one_sequence_at_a_time(smollm2_cfg, alone, mon
     teacher.close()
 
 
-def test_the_probe_finds_what_batches_do_to_logits(smollm2_cfg):
-    """bf16 decodes differently in batches on both development CPUs (f16 on the AVX2 one); whichever the probe
-    finds, the texts equal the ones alone."""
-    teacher = build_teacher(smollm2_cfg(weights="bf16", batch_size=3), None)
-    requests = mixed_requests()[:4]
-    out = run(teacher.backend, requests)
-    assert (teacher.backend._ctx is not None) == teacher.backend._batched
-    assert all(same(out[i], teacher.backend.generate_one(r)) for i, r in enumerate(requests))
-    teacher.close()
+@pytest.mark.parametrize("weights", ["bf16", "f16"])
+def test_texts_do_not_depend_on_batch_size_even_where_one_row_differs(smollm2_cfg, weights):
+    """bf16 (both development CPUs) and f16 (AVX2) multiply one row differently from several; decode steps never
+    have one row, so batch_size 1 and 3 and any order give the same texts (or, where the probe finds otherwise on
+    some CPU, create_completion's one at a time)."""
+    requests = mixed_requests()[:5]
+    texts = {}
+    for size in (1, 3):
+        teacher = build_teacher(smollm2_cfg(weights=weights, batch_size=size), None)
+        texts[size] = run(teacher.backend, requests)
+        texts[size, "reversed"] = run(teacher.backend, requests[::-1])
+        one = teacher.backend.generate_one(requests[1])
+        batched = teacher.backend._batched
+        teacher.close()
+    assert all(same(texts[1][i], texts[3][i]) for i in range(len(requests)))
+    assert all(same(texts[3, "reversed"][len(requests) - 1 - i], texts[3][i]) for i in range(len(requests)))
+    assert same(one, texts[3][1]) and batched is not None
+
+
+def test_the_probe_finds_q4_0_batches_equal_to_create_completion(q4):
+    found = probe(q4._load())
+    assert found == Probe(invariant=True, as_alone=True)
+
+
+def test_a_lone_sequence_decodes_beside_the_companion_and_gaps_are_filled(q4):
+    """A step with one sequence, or with free streams between its sequences, still multiplies one block of rows:
+    llama.cpp splits a step at each gap or descending stream id (one row each there)."""
+    llm = q4._load()
+    streams = Streams(llm, 3)
+    try:
+        assert streams.n_seq == 3 and streams.scratch == 3
+        ids = q4.prompt_ids(mixed_requests()[1])
+        for slot in (0, 2):
+            streams.prompt(slot, ids)
+        first = {}
+        for run in ([2], [0, 2], [0]):
+            for slot in run:
+                streams.low.llama_memory_seq_rm(streams.memory, slot, len(ids), -1)
+            index = streams.decode_step([(ids[-1], len(ids), slot) for slot in run])
+            assert streams.batch.n_tokens == (2 if len(run) == 1 else 3)        # the companion, or the gap filled
+            for i, slot in zip(index, run):
+                first.setdefault(slot, set()).add(ctypes.string_at(
+                    streams.low.llama_get_logits_ith(streams.ctx, i), 4 * llm.n_vocab()))
+        assert index == [0] and len(first[0]) == 1 and first[0] == first[2]
+    finally:
+        streams.close()
 
 
 def test_kv_streams_are_capped_by_available_memory(q4, monkeypatch):
@@ -108,18 +148,26 @@ def test_kv_streams_are_capped_by_available_memory(q4, monkeypatch):
     per_stream = llamacpp_streams.kv_bytes_per_token(llm) * llm.n_ctx()
     assert per_stream == 30 * 2 * 192 * 2 * llm.n_ctx()     # SmolLM2-135M: 30 layers, K and V of 3 x 64, f16
     monkeypatch.setattr(llamacpp_streams, "available_memory", lambda: 4 * per_stream * 3)
-    assert llamacpp_streams.streams_that_fit(llm, 8) == 3      # a quarter of the memory: 3 streams
-    assert llamacpp_streams.streams_that_fit(llm, 2) == 2
+    assert llamacpp_streams.streams_that_fit(llm, 8) == 2      # a quarter of the memory: 3 streams, one scratch
+    assert llamacpp_streams.streams_that_fit(llm, 1) == 1
     monkeypatch.setattr(llamacpp_streams, "available_memory", lambda: per_stream)
     assert llamacpp_streams.streams_that_fit(llm, 8) == 1      # never none
 
 
-def test_the_probe_with_one_stream_decodes_each_sequence_in_it_in_turn(q4):
-    """With one stream (memory for no more) the probe evaluates each probe sequence in it again before decoding."""
-    llm = q4._load()
-    one = Streams(llm, 1)
+def test_one_stream_decodes_beside_the_scratch_stream(q4, alone):
+    """batch_size=1 still decodes in a stream, beside the companion token in the scratch stream."""
+    teacher_streams = q4._streams(1)
+    assert teacher_streams is not None and teacher_streams.n_seq >= 1
+    one = Streams(q4._load(), 1)
     try:
-        assert one.batch_invariant(llm) is True
-        assert one.low.llama_memory_seq_pos_max(one.memory, 0) == -1      # left empty for the requests
+        requests = mixed_requests()
+        out = {}
+        one.run(list(range(len(requests))), [q4.prompt_ids(r) for r in requests],
+                lambda i: llamacpp.Sequence(q4._load(), q4.prompt_ids(requests[i]), requests[i].max_new_tokens,
+                                            q4.stop_for(requests[i]), requests[i].seed, q4._sampling()),
+                lambda i, seq: out.__setitem__(i, seq.text.decode("utf-8", "ignore")) or True,
+                lambda i, exc: pytest.fail(str(exc)))
+        assert [out[i] for i in range(len(requests))] == [a.text for a in alone]
+        assert one.low.llama_memory_seq_pos_max(one.memory, 1) == 0      # the companion, at position 0
     finally:
         one.close()
