@@ -3,7 +3,7 @@
 1. quickstart: the synthesize stages of the quickstart's FewGen and SynthesizRR rows with the old default (native
    Q4_1, one sequence at a time) and the current one (conf/teacher/smollm2_offline.yaml: f16, teacher.batch_size
    sequences decoded together), each from an empty call cache (upstream stages are shared); --quickstart-all adds
-   each change alone. The order of the variants is reversed every other repetition.
+   each change alone, --quickstart-flash the current one with flash attention. The order of the variants is reversed every other repetition.
 2. speeds: per weight type, on a FewGen 32-shot (~1,800 tokens) and a RetrICL 3-shot (~700 tokens) prompt from
    those runs: prompt evaluation tokens/s from an empty KV cache and decode tokens/s (one token per step);
    repetitions interleaved, median, ratios against native Q4_1. Also the one-off conversion time per type.
@@ -17,7 +17,7 @@ llama.cpp's extra weight buffers (AMX, repacking) are what the backend picks (of
 whose AMX kernels crash on the development machine) unless --extra-bufts on|off says otherwise.
 
     .venv/bin/python benchmarks/bench_teacher_weights.py [--reps 3] [--quickstart-reps 1] [--quickstart-all]
-        [--store DIR] [--parts quickstart,speeds,batch,samples,kv] [--threads 2]
+        [--quickstart-flash] [--store DIR] [--parts quickstart,speeds,batch,samples,kv] [--threads 2]
 """
 from __future__ import annotations
 
@@ -114,6 +114,8 @@ def variants(args) -> dict[str, list[str]]:
     if args.quickstart_all:
         out[f"{NEW} one at a time"] = overrides(NEW, args) + one
         out[f"{OLD} batched"] = overrides(OLD, args)
+    if args.quickstart_flash:
+        out[f"{NEW} + flash attention"] = overrides(NEW, args) + ["++teacher.extra.llama_kwargs.flash_attn=true"]
     out[f"{NEW} batched (default)"] = overrides(NEW, args)
     return out
 
@@ -201,10 +203,11 @@ def batched_decode(prompts: dict[str, str], args) -> None:
         line = []
         for name, prompt in prompts.items():
             ids = teacher.backend.prompt_ids(Request(prompt, 64, seed=0))
-            for slot in range(max(sizes)):
-                streams.prompt(slot, ids)
-            rates = []
-            for k in sizes:
+            streams.prompt(0, ids)
+            for slot in range(1, max(sizes)):
+                streams.copy(0, slot)                     # the same prompt's KV, evaluated once
+            rates = {}
+            for k in sizes[::-1]:                          # a lone sequence's companion empties stream 1: last
                 best = float("inf")
                 for _ in range(args.reps):
                     for slot in range(k):
@@ -213,8 +216,8 @@ def batched_decode(prompts: dict[str, str], args) -> None:
                     for step in range(args.decode_tokens // 4):
                         streams.decode_step([(ids[step], len(ids) + step, slot) for slot in range(k)])
                     best = min(best, (time.perf_counter() - start) / (args.decode_tokens // 4))
-                rates.append(k / best)
-            line.append(f"{name}: " + ", ".join(f"{k}: {r:.0f}" for k, r in zip(sizes, rates)))
+                rates[k] = k / best
+            line.append(f"{name}: " + ", ".join(f"{k}: {rates[k]:.0f}" for k in sizes))
         print(f"  {w:6s} batches invariant {'yes' if found.invariant else 'no '}, = create_completion "
               f"{'yes' if found.as_alone else 'no '} | decode tok/s by sequences per step | " + " | ".join(line),
               flush=True)
@@ -277,6 +280,8 @@ def main() -> None:
     ap.add_argument("--quickstart-reps", type=int, default=1)
     ap.add_argument("--quickstart-all", action="store_true",
                     help="also time f16 one at a time and Q4_1 batched (each change alone)")
+    ap.add_argument("--quickstart-flash", action="store_true",
+                    help="also time the current default with flash attention (batched; other texts)")
     ap.add_argument("--parts", default="quickstart,speeds,batch,samples,kv",
                     help="comma-separated; without quickstart, --store must hold a quickstart's synthesize outputs")
     ap.add_argument("--store", type=Path, help="a scratch store kept between runs (upstream stages stay cached; "

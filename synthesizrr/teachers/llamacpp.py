@@ -204,7 +204,7 @@ class LlamaCppBackend(TokenizedBackend):
                             self.cfg.weights, " with these llama_kwargs" if self.cfg.extra.get("llama_kwargs") else "")
         if not self._batched:
             return None
-        n = streams_that_fit(llm, n)
+        n = streams_that_fit(llm, n, scratch=not self._lone)
         if self._ctx is None or self._ctx.n_seq < n:
             if self._ctx is not None:
                 self._ctx.close()

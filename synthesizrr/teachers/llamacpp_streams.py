@@ -42,11 +42,11 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def streams_that_fit(llm, wanted: int, share: float = 0.25) -> int:
-    """At most ``wanted`` KV streams of n_ctx cells each, besides the scratch stream, within ``share`` of the
-    available memory (at least 1)."""
+def streams_that_fit(llm, wanted: int, scratch: bool = True, share: float = 0.25) -> int:
+    """At most ``wanted`` KV streams of n_ctx cells each, besides the scratch stream if any, within ``share`` of
+    the available memory (at least 1)."""
     per_stream = kv_bytes_per_token(llm) * llm.n_ctx()
-    return max(1, min(wanted, int(share * available_memory() // per_stream) - 1))
+    return max(1, min(wanted, int(share * available_memory() // per_stream) - scratch))
 
 
 class Sequence:
@@ -110,16 +110,19 @@ class Sequence:
 class Streams:
     """A context of ``n_seq`` KV streams of ``cells`` cells each (default the loaded ``Llama``'s n_ctx) and a
     scratch stream for the companion token, over ``llm``'s model with its context settings. ``lone=True`` lets a
-    lone sequence decode without the companion (where the probe found one row and several agree)."""
+    lone sequence decode without the companion (where the probe found one row and several agree): no scratch
+    stream then."""
 
     def __init__(self, llm, n_seq: int, cells: Optional[int] = None, lone: bool = False):
         low = import_llama_cpp()
         params = low.llama_context_default_params()
         ctypes.memmove(ctypes.byref(params), ctypes.byref(llm.context_params), ctypes.sizeof(params))
-        params.n_seq_max, params.kv_unified = n_seq + 1, False
-        params.n_ctx = (cells or llm.n_ctx()) * (n_seq + 1)     # each stream gets n_ctx / n_seq_max cells
+        streams = n_seq + (0 if lone else 1)              # the scratch stream only where a lone one needs it
+        params.n_seq_max, params.kv_unified = streams, False
+        params.n_ctx = (cells or llm.n_ctx()) * streams     # each stream gets n_ctx / n_seq_max cells
         self.low, self.n_seq, self.n_batch = low, n_seq, llm.n_batch
-        self.scratch, self.companion, self.lone = n_seq, max(0, llm.token_bos()), lone
+        self.scratch = None if lone else n_seq
+        self.companion, self.lone = max(0, llm.token_bos()), lone
         self.ctx = low.llama_init_from_model(llm._model.model, params)
         if not self.ctx:
             raise ValueError(f"llama.cpp could not create a context of {n_seq} sequences")

@@ -149,15 +149,17 @@ def test_kv_streams_are_capped_by_available_memory(q4, monkeypatch):
     assert per_stream == 30 * 2 * 192 * 2 * llm.n_ctx()     # SmolLM2-135M: 30 layers, K and V of 3 x 64, f16
     monkeypatch.setattr(llamacpp_streams, "available_memory", lambda: 4 * per_stream * 3)
     assert llamacpp_streams.streams_that_fit(llm, 8) == 2      # a quarter of the memory: 3 streams, one scratch
-    assert llamacpp_streams.streams_that_fit(llm, 1) == 1
+    assert llamacpp_streams.streams_that_fit(llm, 8, scratch=False) == 3
+    assert llamacpp_streams.streams_that_fit(llm, 2, scratch=False) == 2
     monkeypatch.setattr(llamacpp_streams, "available_memory", lambda: per_stream)
     assert llamacpp_streams.streams_that_fit(llm, 8) == 1      # never none
 
 
 def test_one_stream_decodes_beside_the_scratch_stream(q4, alone):
-    """batch_size=1 still decodes in a stream, beside the companion token in the scratch stream."""
+    """One stream and a lone sequence beside the companion token in the scratch stream: create_completion's texts
+    for q4_0 (whose streams need neither, as one row multiplies like several)."""
     teacher_streams = q4._streams(1)
-    assert teacher_streams is not None and teacher_streams.n_seq >= 1
+    assert teacher_streams.lone is True and teacher_streams.scratch is None
     one = Streams(q4._load(), 1)
     try:
         requests = mixed_requests()
