@@ -249,8 +249,10 @@ class Probe:
 
 def probe(llm) -> Probe:
     """Decode a short and a 260-token sequence in streams alone (with the companion), together and beside a third,
-    and compare their logits with each other and with ``llm``'s own context (~1 s). Invariant for f16/q8_0/q4_0/Q4_1
-    on both development CPUs, bf16 and flash attention on the AVX2 one; as_alone not for f16/bf16 on AVX2."""
+    and compare their logits with each other and with ``llm``'s own context (2-4 s for SmolLM2). Invariant for
+    f16/q8_0/q4_0/Q4_1 on both development CPUs, and bf16 and flash attention on the AVX2 one (the AVX-512 one not
+    checked since); as_alone only where one row multiplies like several: q8_0/q4_0/Q4_1, f16 on AVX-512, without
+    flash attention."""
     low, n_vocab = import_llama_cpp(), llm.n_vocab()
     # 260 crosses the 256-cell attention window; Llama.eval holds at most the n_ctx asked for (llama.cpp's own
     # n_ctx may be padded above it)
