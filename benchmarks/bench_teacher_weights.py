@@ -3,7 +3,8 @@
 1. quickstart: the synthesize stages of the quickstart's FewGen and SynthesizRR rows with the old default (native
    Q4_1, one sequence at a time) and the current one (conf/teacher/smollm2_offline.yaml: f16, teacher.batch_size
    sequences decoded together), each from an empty call cache (upstream stages are shared); --quickstart-all adds
-   each change alone, --quickstart-flash the current one with flash attention. The order of the variants is reversed every other repetition.
+   each change alone, --quickstart-flash the current one with flash attention. The order of the variants is
+   reversed every other repetition.
 2. speeds: per weight type, on a FewGen 32-shot (~1,800 tokens) and a RetrICL 3-shot (~700 tokens) prompt from
    those runs: prompt evaluation tokens/s from an empty KV cache and decode tokens/s (one token per step);
    repetitions interleaved, median, ratios against native Q4_1. Also the one-off conversion time per type.

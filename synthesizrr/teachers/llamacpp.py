@@ -195,7 +195,7 @@ class LlamaCppBackend(TokenizedBackend):
         llm = self._load()
         if self._batched is None:
             key = (llm.model_path, repr(sorted(self.cfg.extra.get("llama_kwargs", {}).items())))
-            if key not in _PROBED:                       # ~1 s
+            if key not in _PROBED:                       # 2-4 s for SmolLM2
                 _PROBED[key] = probe(llm)
             self._batched, self._lone = _PROBED[key].invariant, _PROBED[key].as_alone
             if not self._batched:

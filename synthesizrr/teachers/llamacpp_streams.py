@@ -1,8 +1,8 @@
 """Several llama.cpp sequences decoded together, each in its own KV stream (kv_unified=false).
 
 A decode step then costs little more than one sequence's (it is bound by per-step overhead on a small model). A
-step never multiplies a single row: one that would decode one sequence also decodes a one-token companion in a
-scratch stream. llama.cpp takes another kernel for one row than for several (f16 and bf16 weights on AVX2 CPUs
+step never multiplies a single row: one that would decode one sequence also decodes a one-token companion in the
+next stream (a free one, or a scratch stream after the last). llama.cpp takes another kernel for one row than for several (f16 and bf16 weights on AVX2 CPUs
 then give other logits), so with the companion a sequence's logits do not depend on how many decode beside it,
 and a (prompt, seed) gives one text whatever its batch-mates (``probe`` checks this per model and CPU;
 tests/teachers/test_llamacpp_streams.py). Where one row and several agree (q4_0, q8_0 and Q4_1; f16 on AVX-512)
@@ -272,20 +272,16 @@ def probe(llm) -> Probe:
     llm.reset()
     streams = Streams(llm, len(prompts), cells=min(llm.n_ctx(), 512))
     try:
-        holds = {}                                      # stream -> the probe sequence whose prompt it holds
         seen: dict[int, set] = {0: set(), 1: set()}
-        # sequence i decodes in stream i, from its prompt; a lone one and [0, 2] fill a stream with the companion
+        # sequence i decodes in stream i, from its prompt; a lone one and [0, 2] put the companion in a stream,
+        # whose prompt is then evaluated again
         for run in ([1], [0, 1], [0, 1, 2], [1, 2], [0, 2], [0]):
             for seq in run:
-                if holds.get(seq) == seq:
+                if low.llama_memory_seq_pos_max(streams.memory, seq) >= lengths[seq] - 1:
                     low.llama_memory_seq_rm(streams.memory, seq, lengths[seq], -1)
                 else:
-                    holds[seq] = seq
                     streams.prompt(seq, prompts[seq])
             index = streams.decode_step([(prompts[seq][0], lengths[seq], seq) for seq in run])
-            for slot in range(run[0], max(run[-1], run[0] + 1) + 1):
-                if slot not in run:
-                    holds.pop(slot, None)
             for i, seq in zip(index, run):
                 if seq in seen:
                     seen[seq].add(logits(streams.ctx, i))
