@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import math
 import re
 import sys
@@ -22,12 +23,18 @@ from filelock import FileLock
 from .core.store import atomic_write_json, atomic_write_text, fingerprint
 from .core.assets import spacy_model_candidates
 from .fidelity import departures
+from .machine import machine
 from .plots import plot_metrics, plot_shot_sweep
 from .report_stats import (COLUMNS, OUTSIDE_NOTE, REPLICATES, estimates_outside, interval_methods, interval_suffix,
                            per_seed, row_stats, save_replicates, vs_baseline)
 from .tracking import scrub
 
+log = logging.getLogger(__name__)
 DEFAULT_BASELINE = "FewGen 32-shot"   # metrics.baseline's default
+# config fields that say how a run was driven or where its files are, not what it computes
+OPERATIONAL = ("name", "store_dir", "results_dir", "corpus_root", "data_root", "force", "stage", "verbose",
+               "preflight", "tracking")
+SUPERSEDED = "superseded"
 
 
 def _slug(*parts: str) -> str:
@@ -56,7 +63,7 @@ def run_record(cfg, method, summary: dict) -> dict:
         "duplicates": syn.get("duplicates"),
         "entity_entropy_per_type_log2": ev.get("entity_entropy_per_type_log2"),
         "spacy_model_configured": cfg.metrics.spacy_model, "metrics_skipped": ev.get("metrics_skipped") or [],
-        "config": scrub(dataclasses.asdict(cfg)),
+        "config": scrub(dataclasses.asdict(cfg)), "machine": machine(),
     }
     rec.update({k: v for k, v in ev.items() if isinstance(v, (int, float, str)) or v is None})
     rec.update(row_stats(cfg, rec, ev, per_seed(cfg.store_dir, rec["stage_keys"].get("distill")), dist.get("num_test")))
@@ -105,6 +112,7 @@ def record_run(cfg, method, summary: dict, filtered: Path) -> Path:
                  rec["filter"], rec["fidelity"], fingerprint(rec["stage_keys"], length=8))
     out.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out / ".report.lock")):  # sweep points may finish at the same time
+        supersede(out, rec, slug)
         ev_dir = Path(cfg.store_dir) / "evaluate" / str(rec["stage_keys"].get("evaluate")) / REPLICATES
         rec["replicates_file"] = (f"{REPLICATES}/{slug}.npz" if save_replicates(ev_dir, out / REPLICATES / f"{slug}.npz")
                                   else None)
@@ -112,6 +120,34 @@ def record_run(cfg, method, summary: dict, filtered: Path) -> Path:
         _write_samples(out / "samples" / f"{slug}.jsonl", filtered / "final.jsonl", cfg.metrics.sample_table_rows)
         build_report([out], out)
     return out
+
+
+def _setting(rec: dict) -> dict:
+    return {k: v for k, v in (rec.get("config") or {}).items() if k not in OPERATIONAL}
+
+
+def supersede(out: Path, rec: dict, slug: str) -> list[str]:
+    """Move the rows of earlier runs of ``rec``'s config whose stage keys differ (made on another CPU or llama.cpp
+    build, or before a stage changed) to ``superseded/`` (record, samples, replicates), so that the table shows
+    the config once, as last run. Returns the slugs moved."""
+    moved = []
+    for path in sorted((out / "runs").glob("*.json")):
+        if path.stem == slug:
+            continue
+        old = json.loads(path.read_text())
+        if _setting(old) != _setting(rec):
+            continue
+        for sub, ext in (("runs", "json"), ("samples", "jsonl"), (REPLICATES, "npz")):
+            src = out / sub / f"{path.stem}.{ext}"
+            if src.exists():
+                (out / SUPERSEDED / sub).mkdir(parents=True, exist_ok=True)
+                src.replace(out / SUPERSEDED / sub / src.name)
+        made_on = old.get("machine") or {}
+        log.warning("results/%s: row %s replaces %s, an earlier run of the same config (other stage keys; made on "
+                    "%s); the old row is under %s/", out.name, slug, path.stem,
+                    made_on.get("cpu", "an unrecorded machine"), SUPERSEDED)
+        moved.append(path.stem)
+    return moved
 
 
 def _write_samples(dest: Path, final: Path, n: int) -> None:
@@ -167,15 +203,23 @@ def _flat(d, prefix: str = "") -> dict:
 
 def distinguishing(recs: list[dict]) -> dict[int, str]:
     """For rows that share dataset, teacher, method and fidelity (a sweep over another setting), the settings
-    that tell them apart, e.g. 'student.lr=0.0001'; by id() of the record."""
+    that tell them apart, e.g. 'student.lr=0.0001'; where the configs are the same (rows merged from several
+    folders), the machines ('machine.cpu=AMD EPYC'), else the stage keys. By id() of the record."""
     groups: dict[tuple, list[dict]] = {}
     for r in recs:
         groups.setdefault((r["dataset"], r["teacher"], r["method"], r.get("fidelity")), []).append(r)
     out = {}
     for rows in (g for g in groups.values() if len(g) > 1):
-        flats = [_flat(r.get("config")) for r in rows]
-        keys = sorted(k for k in set().union(*flats) if k not in ("name", "store_dir", "results_dir")
-                      and len({repr(f.get(k)) for f in flats}) > 1)
+        machines = [_flat({"machine": r.get("machine") or {"cpu": "unrecorded"}}) for r in rows]
+        for flats in ([_flat(_setting(r)) for r in rows], machines):
+            keys = sorted(k for k in set().union(*flats) if len({repr(f.get(k)) for f in flats}) > 1)
+            if flats is machines:     # not the fields a record from before machines were recorded lacks
+                keys = [k for k in keys if len({repr(f[k]) for f in flats if f.get(k) is not None}) > 1] or keys
+            if keys:
+                break
+        else:
+            flats = [{"run": fingerprint(r.get("stage_keys") or {}, length=8)} for r in rows]
+            keys = ["run"]
         for r, f in zip(rows, flats):
             out[id(r)] = ", ".join(f"{k}={f.get(k)}" for k in keys)
     return out

@@ -132,10 +132,14 @@ def test_report_collects_every_row(runs):
     assert (out / "metrics.png").stat().st_size > 1000
     assert (out / "shots_sweep.png").exists()  # RetrICL ran with 1 and 3 shots
     assert "\\begin{tabular}" in (out / "table.tex").read_text()
-    # one record per distinct set of stage keys (a rerun of the same keys replaces its record, e.g. force=evaluate)
+    # one record per setting: a rerun with the same keys (force=evaluate) replaces its record, and one with other
+    # keys (the edited examples) moves the older record to superseded/
+    from synthesizrr.report import _setting
     keys = {tuple(sorted((k, v["key"]) for k, v in r["stages"].items()))
             for r in runs.values() if isinstance(r, dict) and "evaluate" in r.get("stages", {})}
-    assert len(keys) == 8 and len(list((out / "runs").glob("*.json"))) == len(keys)
+    settings = [json.dumps(_setting(json.loads(p.read_text())), sort_keys=True) for p in (out / "runs").glob("*.json")]
+    assert len(keys) == 8 and len(settings) == len(set(settings)) == 7
+    assert list((out / "superseded" / "runs").glob("*.json"))
 
 
 def test_label_preservation_oracle_is_trained_once_per_dataset(runs):
@@ -150,3 +154,28 @@ def test_stage_option_stops_after_that_stage(runs):
     s = runs["synth_upto"]
     assert set(s["stages"]) == {"prepare", "index", "retrieve", "synthesize"}
     assert s["synthesize"]["num_prompts"] == 10 and "distill" not in s and "report_dir" not in s
+
+
+def test_a_rerun_replaces_the_row_of_the_same_config_made_with_other_stage_keys(runs, caplog):
+    """A row of the same config from another machine (other texts, so other keys from filter on) moves to
+    superseded/ when the config runs again here, instead of showing as a second, unlabelled row."""
+    out = runs["tmp"] / "results" / "smoke"
+    mine = next(p for p in (out / "runs").glob("*SynthesizRR_RetrICL_3-shot*.json")
+                if json.loads(p.read_text())["config"]["student"]["lr"] != 1e-4
+                and json.loads(p.read_text())["config"]["metrics"]["mauve_num_buckets"] != 3
+                and "Write one sentence" not in p.read_text())
+    other = json.loads(mine.read_text())
+    other["stage_keys"] = {**other["stage_keys"], "filter": "elsewhere"}
+    other["machine"] = {"cpu": "Other CPU", "simd": "avx512", "gpus": [], "packages": {}}
+    planted = out / "runs" / "planted_elsewhere.json"
+    planted.write_text(json.dumps(other))
+    (out / "samples" / "planted_elsewhere.jsonl").write_text("{}\n")
+    before = len(list((out / "runs").glob("*.json")))
+    again = smoke(runs["tmp"], "method=synthesizrr")
+    assert all(cached(again).values())
+    assert not planted.exists() and len(list((out / "runs").glob("*.json"))) == before - 1
+    assert (out / "superseded" / "runs" / "planted_elsewhere.json").exists()
+    assert (out / "superseded" / "samples" / "planted_elsewhere.jsonl").exists()
+    assert "Other CPU" in caplog.text and "superseded" in caplog.text
+    rec = json.loads(mine.read_text())
+    assert rec["machine"]["cpu"] and "torch" in rec["machine"]["packages"]

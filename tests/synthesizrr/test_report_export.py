@@ -287,3 +287,51 @@ def test_push_uploads_the_card_then_the_classlabel_dataset_whose_metadata_joins_
     table = pq.read_table(parquet).to_pylist()
     assert [r["label"] for r in table] == [0 if r["label"] == "b" else 1 for r in rows]
     assert [r["text"] for r in table] == [r["text"] for r in rows]
+
+
+def test_supersede_moves_only_rows_of_the_same_setting_with_other_keys(tmp_path):
+    from synthesizrr.report import supersede
+    cfg = {"seed": 1, "teacher": {"weights": "f16"}, "name": "q", "store_dir": "/a", "verbose": False}
+    rows = {"old": record("FewGen 32-shot", "fewgen", 32, config=cfg, stage_keys={"filter": "k1"}),
+            "seed2": record("FewGen 32-shot", "fewgen", 32, config={**cfg, "seed": 2}, stage_keys={"filter": "k2"}),
+            "new": record("FewGen 32-shot", "fewgen", 32, config=cfg, stage_keys={"filter": "k3"})}
+    for sub in ("runs", "samples", "replicates"):
+        (tmp_path / sub).mkdir()
+    for slug, rec in rows.items():
+        (tmp_path / "runs" / f"{slug}.json").write_text(json.dumps(rec))
+        (tmp_path / "samples" / f"{slug}.jsonl").write_text("{}\n")
+    (tmp_path / "replicates" / "old.npz").write_bytes(b"x")
+    # the same setting run from another store, verbosely: still the same row
+    rerun = record("FewGen 32-shot", "fewgen", 32, config={**cfg, "store_dir": "/b", "verbose": True},
+                   stage_keys={"filter": "k3"})
+    assert supersede(tmp_path, rerun, "new") == ["old"]
+    assert sorted(p.stem for p in (tmp_path / "runs").glob("*.json")) == ["new", "seed2"]
+    assert sorted(p.name for p in (tmp_path / "superseded").rglob("old.*")) == ["old.json", "old.jsonl", "old.npz"]
+    assert supersede(tmp_path, rerun, "new") == []
+
+
+def test_rows_of_one_config_merged_from_two_machines_are_told_apart():
+    cfg = {"seed": 1, "teacher": {"weights": "f16"}}
+    amd = {"cpu": "AMD EPYC", "simd": "avx2", "gpus": [], "packages": {"llama_cpp_python": "0.3.36"}}
+    intel = {**amd, "cpu": "Intel Xeon", "simd": "amx"}
+    recs = [record("FewGen 32-shot", "fewgen", 32, config=cfg, machine=amd, stage_keys={"filter": "a"}),
+            record("FewGen 32-shot", "fewgen", 32, config=cfg, machine=intel, stage_keys={"filter": "b"})]
+    notes = [r[-1] for r in comparison_rows(recs)[1]]
+    assert sorted(notes) == ["machine.cpu=AMD EPYC, machine.simd=avx2", "machine.cpu=Intel Xeon, machine.simd=amx"]
+    recs[1]["machine"] = None      # a record from before machines were recorded
+    assert sorted(r[-1] for r in comparison_rows(recs)[1]) == ["machine.cpu=AMD EPYC", "machine.cpu=unrecorded"]
+    recs[1]["machine"] = amd       # same machine, other keys: the run fingerprints
+    notes = [r[-1] for r in comparison_rows(recs)[1]]
+    assert all(n.startswith("run=") for n in notes) and notes[0] != notes[1]
+    recs[1]["config"] = {**cfg, "seed": 2}    # a setting differs: that, not the machine
+    assert sorted(r[-1] for r in comparison_rows(recs)[1]) == ["seed=1", "seed=2"]
+
+
+def test_machine_names_this_cpu_and_the_installed_kernel_packages():
+    import importlib.metadata
+    from synthesizrr.machine import machine
+    m = machine()
+    assert m["cpu"] and m["simd"] in ("amx", "avx512", "avx2", "neon", "-")
+    assert m["packages"]["torch"] == importlib.metadata.version("torch")
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    assert ("avx2" in flags) == (m["simd"] in ("amx", "avx512", "avx2")) or m["simd"] == "neon"
