@@ -65,8 +65,8 @@ def main() -> None:
         cfg = TeacherConfig(name="bench", backend="llamacpp", model="offline:smollm2", weights=weights,
                             n_threads=args.threads, context_length=max(contexts) + args.steps + 16)
         backend = backend_class("llamacpp")(cfg)
-        found = probe(backend._load())
-        kb = kv_bytes_per_token(backend._load()) / 1024
+        llm = backend._load()
+        found, kb = probe(llm), kv_bytes_per_token(llm) / 1024
         print(f"{weights} (KV {kb:.1f} KB per token; lone sequence {'alone' if found.as_alone else 'beside a companion'}):")
         for n in sizes:
             cells = []

@@ -43,6 +43,7 @@ from pathlib import Path
 import yaml
 
 from synthesizrr.core.config import TeacherConfig
+from synthesizrr.machine import cpu
 from synthesizrr.teachers import Request, build_teacher
 from synthesizrr.teachers import gguf_weights
 from synthesizrr.teachers.cached import CachedTeacher
@@ -56,15 +57,9 @@ STAGE_LINE = re.compile(r"synthesize:? +done in (?:(\d+)m )?([0-9.]+)s")
 
 
 def cpu_model() -> str:
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    name = re.search(r"model name\s*:\s*(.+)", info)
-    flags = re.search(r"flags\s*:\s*(.+)", info)
-    flags = set(flags.group(1).split()) if flags else set()
+    name, flags = cpu()
     simd = [f for f in ("avx512f", "avx512_bf16", "amx_tile", "avx2") if f in flags][:3]
-    return f"{name.group(1).strip() if name else 'unknown'}, {', '.join(simd) or 'no AVX2'}"
+    return f"{name}, {', '.join(simd) or 'no AVX2'}"
 
 
 def extra_bufts(weights: str, args) -> dict:

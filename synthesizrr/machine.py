@@ -14,11 +14,13 @@ PACKAGES = ("llama_cpp_python", "torch", "transformers", "vllm", "sentence-trans
 SIMD = (("amx_tile", "amx"), ("avx512f", "avx512"), ("avx2", "avx2"), ("asimd", "neon"))
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
+@functools.lru_cache(maxsize=1)
+def cpu() -> tuple[str, frozenset[str]]:
+    """This CPU's model name and feature flags (/proc/cpuinfo; no flags where it cannot be read)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return platform.processor() or platform.machine(), set()
+        return platform.processor() or platform.machine(), frozenset()
     model, flags = "", set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
@@ -27,7 +29,7 @@ def _cpuinfo() -> tuple[str, set[str]]:
             model = value.strip()
         elif key in ("flags", "Features") and not flags:
             flags = set(value.split())
-    return model or platform.machine(), flags
+    return model or platform.machine(), frozenset(flags)
 
 
 def _gpus() -> list[str]:
@@ -43,7 +45,7 @@ def _gpus() -> list[str]:
 @functools.lru_cache(maxsize=1)
 def machine() -> dict:
     """{"cpu", "simd", "gpus", "packages": {name: version}} (installed packages of PACKAGES only)."""
-    model, flags = _cpuinfo()
+    model, flags = cpu()
     packages = {}
     for name in PACKAGES:
         try:

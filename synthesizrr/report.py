@@ -209,15 +209,15 @@ def distinguishing(recs: list[dict]) -> dict[int, str]:
     for r in recs:
         groups.setdefault((r["dataset"], r["teacher"], r["method"], r.get("fidelity")), []).append(r)
     out = {}
+    differing = lambda flats: sorted(k for k in set().union(*flats) if len({repr(f.get(k)) for f in flats}) > 1)  # noqa: E731
     for rows in (g for g in groups.values() if len(g) > 1):
-        machines = [_flat({"machine": r.get("machine") or {"cpu": "unrecorded"}}) for r in rows]
-        for flats in ([_flat(_setting(r)) for r in rows], machines):
-            keys = sorted(k for k in set().union(*flats) if len({repr(f.get(k)) for f in flats}) > 1)
-            if flats is machines:     # not the fields a record from before machines were recorded lacks
-                keys = [k for k in keys if len({repr(f[k]) for f in flats if f.get(k) is not None}) > 1] or keys
-            if keys:
-                break
-        else:
+        flats = [_flat(_setting(r)) for r in rows]
+        keys = differing(flats)
+        if not keys:          # the same config: the machines, without the fields a record from before lacks
+            flats = [_flat({"machine": r.get("machine") or {"cpu": "unrecorded"}}) for r in rows]
+            keys = differing(flats)
+            keys = [k for k in keys if len({repr(f[k]) for f in flats if f.get(k) is not None}) > 1] or keys
+        if not keys:          # the same machine too: the stage keys
             flats = [{"run": fingerprint(r.get("stage_keys") or {}, length=8)} for r in rows]
             keys = ["run"]
         for r, f in zip(rows, flats):

@@ -19,6 +19,7 @@ from typing import Optional
 
 from ..core.config import TeacherConfig
 from ..core.assets import resolve_model
+from ..machine import cpu
 from .base import TokenizedBackend, Completion, Emit, Request, TeacherError, failed, finish_reason
 from .chat import ChatTemplate
 from .gguf_weights import converted, import_llama_cpp
@@ -59,10 +60,7 @@ def _model_params(**fields):
 
 
 def cpu_has_amx() -> bool:
-    try:
-        return "amx_tile" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    return "amx_tile" in cpu()[1]
 
 
 def gguf_path(model: str) -> Path:
