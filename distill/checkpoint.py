@@ -82,11 +82,18 @@ def load_checkpoint(path: Path, key: str, model, optimizer, scheduler) -> tuple[
     return state["epoch"], state["history"]
 
 
-def clear_checkpoint(path: Path) -> None:
-    """Delete a checkpoint (and a half-written one), and its folder once empty."""
+def clear_checkpoint(path: Path, drop_folder: bool = True) -> None:
+    """Delete a checkpoint (and a half-written one), and, with `drop_folder`, its folder once empty. Seeds training
+    at once in worker processes share the folder: one that removed it could do so between another's mkdir and
+    write, so they keep it and their parent removes it (`drop_empty_folder`)."""
     path.unlink(missing_ok=True)
     path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+    if drop_folder:
+        drop_empty_folder(path.parent)
+
+
+def drop_empty_folder(path: Path) -> None:
     try:
-        path.parent.rmdir()
+        path.rmdir()
     except OSError:  # missing, or still holds other seeds' checkpoints
         pass

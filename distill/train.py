@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from distill.checkpoint import clear_checkpoint
+from distill.checkpoint import clear_checkpoint, drop_empty_folder
 from distill.data import check_examples
 from distill.fit import fit, predict_proba, resolve_device, run_key
 from distill.models import load_classifier
@@ -81,10 +81,11 @@ def train_one_seed(train, test, labels, cfg: StudentConfig, seed: int, work_dir:
 
 def _train_and_save(seed: int, train, test, labels, cfg: StudentConfig, out_dir: Path, work_dir: Path, key: str,
                     progress: bool) -> dict:
-    """One seed from start to saved result: the same code in this process and in a worker."""
+    """One seed from start to saved result: the same code in this process and in a worker. It leaves `work_dir`
+    in place for the seeds still training (train_students removes it)."""
     record = train_one_seed(train, test, labels, cfg, seed, work_dir, key, progress)
     atomic_write_json(out_dir / f"seed_{seed}.json", record)
-    clear_checkpoint(work_dir / f"seed_{seed}.pt")
+    clear_checkpoint(work_dir / f"seed_{seed}.pt", drop_folder=False)
     return record
 
 
@@ -152,6 +153,7 @@ def train_students(train: list[dict], test: list[dict], labels: list[str], cfg: 
         done.update(_train_in_workers(job, todo, workers, gpus))
     else:
         done.update({seed: job(seed) for seed in todo})
+    drop_empty_folder(work_dir)
     per_seed = [done[s] for s in cfg.seeds]
     summary = {**summarize(per_seed, labels), "num_train": len(train), "num_test": len(test),
                "model": cfg.model, "device": str(resolve_device(cfg.device, cfg.bf16)[0])}

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from distill.train import seed_workers, train_students
+from distill.train import _train_and_save, seed_workers, train_students
 from synthesizrr.core.errors import ConfigError
 from synthesizrr.core.gpus import FAKE, TRACE
 
@@ -37,6 +37,7 @@ def test_two_workers_on_their_own_gpus_give_the_sequential_results(ledes, labels
     assert {k: v for k, v in par.items() if k != "per_seed"} == {k: v for k, v in seq.items() if k != "per_seed"}
     for seed in (0, 1, 2):
         assert json.loads((tmp_path / "par" / f"seed_{seed}.json").read_text())["key"] == seq["per_seed"][0]["key"]
+    assert not (tmp_path / "par" / "_work").exists()                  # removed once every worker is done
     # finished seeds resume whatever the setting: a sequential run's files serve a parallel one and back
     shutil.copy(tmp_path / "seq" / "seed_1.json", tmp_path / "par" / "seed_1.json")
     again = train_students(train, test, labels, minilm(**{**cfg.__dict__, "parallel_seeds": "1"}), tmp_path / "par",
@@ -67,3 +68,12 @@ def test_bad_parallel_seeds_settings_are_named(minilm, monkeypatch):
     for bad in ("0", "two", "-1"):
         with pytest.raises(ConfigError, match=f"student.parallel_seeds='{bad}' is not allowed: use auto or an"):
             minilm(parallel_seeds=bad)
+
+
+def test_a_finished_seed_leaves_the_shared_work_folder_to_the_others(ledes, labels, minilm, tiny_bert, tmp_path):
+    """A worker that removed the emptied work folder could do so between another seed's mkdir and checkpoint
+    write (that seed then failed: "Parent directory .../_work does not exist"); only the parent removes it."""
+    cfg = minilm(model=tiny_bert, seeds=[0], epochs=2, batch_size=8, max_length=24)   # a checkpoint after epoch 1
+    work = tmp_path / "_work"
+    _train_and_save(0, ledes[:16], ledes[16:24], labels, cfg, tmp_path, work, "key", progress=False)
+    assert (tmp_path / "seed_0.json").exists() and work.is_dir() and not list(work.iterdir())
