@@ -201,6 +201,13 @@ def _flat(d, prefix: str = "") -> dict:
     return out
 
 
+def _differing(flats: list[dict], skip_none: bool = False) -> list[str]:
+    """The keys whose values differ between the flattened records (with skip_none, among those that have one)."""
+    def values(k):
+        return {repr(f.get(k)) for f in flats if not (skip_none and f.get(k) is None)}
+    return sorted(k for k in set().union(*flats) if len(values(k)) > 1)
+
+
 def distinguishing(recs: list[dict]) -> dict[int, str]:
     """For rows that share dataset, teacher, method and fidelity (a sweep over another setting), the settings
     that tell them apart, e.g. 'student.lr=0.0001'; where the configs are the same (rows merged from several
@@ -209,14 +216,12 @@ def distinguishing(recs: list[dict]) -> dict[int, str]:
     for r in recs:
         groups.setdefault((r["dataset"], r["teacher"], r["method"], r.get("fidelity")), []).append(r)
     out = {}
-    differing = lambda flats: sorted(k for k in set().union(*flats) if len({repr(f.get(k)) for f in flats}) > 1)  # noqa: E731
     for rows in (g for g in groups.values() if len(g) > 1):
         flats = [_flat(_setting(r)) for r in rows]
-        keys = differing(flats)
+        keys = _differing(flats)
         if not keys:          # the same config: the machines, without the fields a record from before lacks
             flats = [_flat({"machine": r.get("machine") or {"cpu": "unrecorded"}}) for r in rows]
-            keys = differing(flats)
-            keys = [k for k in keys if len({repr(f[k]) for f in flats if f.get(k) is not None}) > 1] or keys
+            keys = _differing(flats, skip_none=True) or _differing(flats)
         if not keys:          # the same machine too: the stage keys
             flats = [{"run": fingerprint(r.get("stage_keys") or {}, length=8)} for r in rows]
             keys = ["run"]
